@@ -1,0 +1,444 @@
+//! The error contract of DESIGN §2: one enum, a variant per case, exhaustive methods.
+//! Every layer (body parsing, auth, catalog, upstream mapping) answers with a
+//! `GatewayError`; only the server turns it into HTTP.
+
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// Why a key was refused; all of them are 401 `auth_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    Malformed,
+    Unknown,
+    Expired,
+    Revoked,
+    /// The admin token was wrong or missing on /admin/*.
+    AdminToken,
+}
+
+/// Why a request body or route was refused with 400/405/415/431.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRequest {
+    pub message: String,
+    pub param: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("invalid request: {}", .0.message)]
+    InvalidRequest(InvalidRequest),
+    #[error("unsupported content type")]
+    UnsupportedContentType { got: String },
+    #[error("method not allowed")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("request headers too large")]
+    HeadersTooLarge { limit_bytes: usize },
+    #[error("route not found")]
+    RouteNotFound { path: String },
+    #[error("resource not found")]
+    NotFound { what: String },
+    #[error("unsupported operation")]
+    UnsupportedOperation(Box<UnsupportedOperation>),
+    #[error("auth error: {0:?}")]
+    Unauthorized(AuthFailure),
+    #[error("insufficient balance")]
+    InsufficientBalance(Box<InsufficientBalance>),
+    #[error("forbidden")]
+    Forbidden { model: String, by_key: bool },
+    #[error("model not found")]
+    ModelNotFound {
+        model: String,
+        suggestions: Vec<String>,
+    },
+    #[error("model retired")]
+    ModelRetired {
+        model: String,
+        replacement: Option<String>,
+        retired_on: String,
+    },
+    #[error("body too large")]
+    BodyTooLarge { limit_bytes: usize },
+    #[error("context window exceeded")]
+    ContextWindowExceeded {
+        model: String,
+        context_window: u64,
+        prompt_tokens: u64,
+        max_tokens: Option<u64>,
+    },
+    #[error("upstream context window exceeded")]
+    UpstreamContextExceeded { model: String, reason: String },
+    #[error("rate limited")]
+    RateLimited {
+        retry_after: Duration,
+        scope: RateLimitScope,
+    },
+    #[error("idempotency conflict")]
+    IdempotencyInFlight { retry_after: Duration },
+    #[error("idempotency key reused with another body")]
+    IdempotencyMismatch,
+    #[error("internal error: {cause}")]
+    Internal { cause: String },
+    #[error("provider error: {reason}")]
+    ProviderError { model: String, reason: String },
+    #[error("provider unavailable: {reason}")]
+    ProviderUnavailable {
+        model: String,
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("upstream timeout")]
+    Timeout { model: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitScope {
+    Key,
+    Account,
+    /// The upstream provider kept answering 429 after retries.
+    Upstream,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsupportedOperation {
+    pub model: String,
+    pub attempted_endpoint: String,
+    pub supported_endpoints: Vec<String>,
+    pub suggested_endpoint: String,
+    pub hint: Option<String>,
+    pub docs_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsufficientBalance {
+    pub balance_usd: String,
+    pub available_usd: String,
+    pub required_usd: String,
+    pub key_limit: bool,
+}
+
+impl GatewayError {
+    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+        Self::InvalidRequest(InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+        })
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal {
+            cause: cause.to_string(),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidRequest(_) | Self::UnsupportedOperation(_) => 400,
+            Self::UnsupportedContentType { .. } => 415,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::HeadersTooLarge { .. } => 431,
+            Self::RouteNotFound { .. } | Self::NotFound { .. } | Self::ModelNotFound { .. } => 404,
+            Self::Unauthorized(_) => 401,
+            Self::InsufficientBalance(_) => 402,
+            Self::Forbidden { .. } => 403,
+            Self::ModelRetired { .. } => 410,
+            Self::BodyTooLarge { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::UpstreamContextExceeded { .. } => 413,
+            Self::RateLimited { .. } => 429,
+            Self::IdempotencyInFlight { .. } => 409,
+            Self::IdempotencyMismatch => 422,
+            Self::Internal { .. } => 500,
+            Self::ProviderError { .. } => 502,
+            Self::ProviderUnavailable { .. } => 503,
+            Self::Timeout { .. } => 504,
+        }
+    }
+
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_)
+            | Self::UnsupportedContentType { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::IdempotencyMismatch => "invalid_request_error",
+            Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
+            Self::UnsupportedOperation(_) => "unsupported_operation",
+            Self::Unauthorized(_) => "auth_error",
+            Self::InsufficientBalance(_) => "insufficient_balance",
+            Self::Forbidden { .. } => "forbidden",
+            Self::ModelNotFound { .. } => "model_not_found",
+            Self::ModelRetired { .. } => "model_retired",
+            Self::BodyTooLarge { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::UpstreamContextExceeded { .. } => "request_too_large",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
+            Self::IdempotencyInFlight { .. } => "conflict",
+            Self::Internal { .. } => "internal_error",
+            Self::ProviderError { .. } => "provider_error",
+            Self::ProviderUnavailable { .. } => "provider_unavailable",
+            Self::Timeout { .. } => "timeout",
+        }
+    }
+
+    /// Whether a client should retry (`x-should-retry`): 429 and 5xx, plus 409 for an
+    /// idempotent repeat whose first request is still running (DESIGN §2).
+    pub fn retriable(&self) -> bool {
+        matches!(self.status(), 409 | 429 | 500 | 502 | 503 | 504)
+    }
+
+    /// How long the client should wait before retrying, where the contract sets one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::IdempotencyInFlight { retry_after } => {
+                Some(*retry_after)
+            }
+            Self::ProviderUnavailable { retry_after, .. } => {
+                Some(retry_after.unwrap_or(Duration::from_secs(1)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A full sentence that says what was wrong and what to do next.
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidRequest(inv) => inv.message.clone(),
+            Self::UnsupportedContentType { got } => format!(
+                "This endpoint takes a JSON body, but the request's Content-Type is \"{got}\". Send the body as JSON with \"Content-Type: application/json\"."
+            ),
+            Self::MethodNotAllowed { method, path } => format!(
+                "{method} is not allowed on {path}. Check the method in the API reference."
+            ),
+            Self::HeadersTooLarge { limit_bytes } => format!(
+                "The request headers exceed {} KiB in total. Send fewer or shorter headers.",
+                limit_bytes / 1024
+            ),
+            Self::RouteNotFound { path } => format!(
+                "There is no route {path}. Check the path: the OpenAI-compatible API lives under /v1 (for example /v1/chat/completions)."
+            ),
+            Self::NotFound { what } => format!("{what} was not found. Check the ID."),
+            Self::UnsupportedOperation(op) => unsupported_message(op),
+            Self::Unauthorized(reason) => auth_message(*reason),
+            Self::InsufficientBalance(b) => {
+                let (what, fix) = if b.key_limit {
+                    ("This key's spend limit", "Raise the key's max_spend_usd, use another key, or lower max_tokens.")
+                } else {
+                    ("The account's available balance", "Top up from Dashboard > Billing (/dashboard/billing), or lower max_tokens.")
+                };
+                format!(
+                    "This request needs up to ${} reserved, but {what} is ${}. {fix}",
+                    b.required_usd, b.available_usd
+                )
+            }
+            Self::Forbidden { model, by_key } => {
+                let who = if *by_key { "this API key" } else { "this account" };
+                format!("The model \"{model}\" is not available to {who}. Ask your administrator for access, or use a model listed by GET /v1/models.")
+            }
+            Self::ModelNotFound { model, suggestions } => {
+                let mut msg = format!("The model \"{model}\" does not exist. Use a canonical ID of the form provider/model (GET /api/models lists them).");
+                if !suggestions.is_empty() {
+                    msg.push_str(&format!(" Did you mean \"{}\"?", suggestions.join("\", \"")));
+                }
+                msg
+            }
+            Self::ModelRetired {
+                model,
+                replacement,
+                retired_on,
+            } => match replacement {
+                Some(r) => format!("Model \"{model}\" was retired on {retired_on}. Use \"{r}\" instead."),
+                None => format!("Model \"{model}\" was retired on {retired_on}. Pick another model from GET /api/models."),
+            },
+            Self::BodyTooLarge { limit_bytes } => format!(
+                "The request body exceeds the limit of {limit_bytes} bytes. Shorten the input or send large files through /v1/files."
+            ),
+            Self::ContextWindowExceeded {
+                model,
+                context_window,
+                prompt_tokens,
+                max_tokens,
+            } => match max_tokens {
+                Some(m) => format!("The prompt (at least {prompt_tokens} tokens) plus max_tokens ({m}) exceeds the context window of \"{model}\" ({context_window} tokens). Shorten the messages or lower max_tokens."),
+                None => format!("The prompt (at least {prompt_tokens} tokens) exceeds the context window of \"{model}\" ({context_window} tokens). Shorten the messages."),
+            },
+            Self::UpstreamContextExceeded { model, reason } => format!(
+                "The request exceeds the context window of \"{model}\": {reason} Shorten the messages or lower max_tokens."
+            ),
+            Self::RateLimited { retry_after, scope } => {
+                let who = match scope {
+                    RateLimitScope::Key => "this API key's rate limit",
+                    RateLimitScope::Account => "this account's rate limit",
+                    RateLimitScope::Upstream => "the upstream provider's rate limit",
+                };
+                format!(
+                    "The request hit {who}. Retry after {} seconds (see the Retry-After header), with exponential backoff.",
+                    retry_after_secs(*retry_after)
+                )
+            }
+            Self::IdempotencyInFlight { .. } => "A request with this Idempotency-Key is still running. Retry after the Retry-After header to get its answer.".to_owned(),
+            Self::IdempotencyMismatch => "This Idempotency-Key was already used with a different request body. Use a new key for a new request.".to_owned(),
+            Self::Internal { .. } => "The gateway hit an internal error. Retry shortly; if it persists, report the x-request-id.".to_owned(),
+            Self::ProviderError { model, reason } => format!(
+                "The provider serving \"{model}\" failed: {reason} This is often transient: retry."
+            ),
+            Self::ProviderUnavailable { model, reason, .. } => format!(
+                "No deployment of \"{model}\" is reachable right now: {reason} Retry later."
+            ),
+            Self::Timeout { model } => format!(
+                "The provider serving \"{model}\" did not answer within the deadline. Retry, stream the answer, or ask for fewer tokens."
+            ),
+        }
+    }
+
+    /// `error.details`, where the contract gives one.
+    pub fn details(&self) -> Option<Value> {
+        match self {
+            Self::InvalidRequest(inv) => inv.param.as_ref().map(|p| json!({ "param": p })),
+            Self::UnsupportedOperation(op) => {
+                let mut d = Map::new();
+                d.insert("param".into(), json!("model"));
+                d.insert("model".into(), json!(op.model));
+                d.insert("attempted_endpoint".into(), json!(op.attempted_endpoint));
+                d.insert("supported_endpoints".into(), json!(op.supported_endpoints));
+                d.insert("suggested_endpoint".into(), json!(op.suggested_endpoint));
+                if let Some(h) = &op.hint {
+                    d.insert("hint".into(), json!(h));
+                }
+                if let Some(u) = &op.docs_url {
+                    d.insert("docs_url".into(), json!(u));
+                }
+                Some(Value::Object(d))
+            }
+            Self::InsufficientBalance(b) => Some(json!({
+                "balance_usd": decimal(&b.balance_usd),
+                "available_usd": decimal(&b.available_usd),
+                "required_usd": decimal(&b.required_usd),
+                "limit_source": if b.key_limit { "key_limit" } else { "account_balance" },
+            })),
+            Self::Forbidden { model, .. } => Some(json!({ "param": "model", "model": model })),
+            Self::ModelNotFound { model, suggestions } => Some(json!({
+                "param": "model", "model": model, "suggestions": suggestions,
+            })),
+            Self::ModelRetired {
+                model,
+                replacement,
+                retired_on,
+            } => Some(json!({
+                "model": model, "replacement_model": replacement, "retirement_date": retired_on,
+            })),
+            Self::ContextWindowExceeded {
+                model,
+                context_window,
+                prompt_tokens,
+                max_tokens,
+            } => Some(json!({
+                "model": model, "context_window": context_window,
+                "prompt_tokens": prompt_tokens, "max_tokens": max_tokens,
+            })),
+            Self::UpstreamContextExceeded { model, .. } => Some(json!({ "model": model })),
+            Self::IdempotencyMismatch => Some(json!({ "param": "Idempotency-Key" })),
+            Self::Unauthorized(reason) => Some(json!({ "reason": auth_reason(*reason) })),
+            Self::ProviderUnavailable { model, .. }
+            | Self::ProviderError { model, .. }
+            | Self::Timeout { model } => Some(json!({ "model": model })),
+            Self::UnsupportedContentType { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::RouteNotFound { .. }
+            | Self::NotFound { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::RateLimited { .. }
+            | Self::IdempotencyInFlight { .. }
+            | Self::Internal { .. } => None,
+        }
+    }
+
+    /// The contract's body: `{"error": {"message", "type", "details"?}}`.
+    pub fn to_body(&self) -> Value {
+        let mut err = Map::new();
+        err.insert("message".into(), Value::String(self.message()));
+        err.insert("type".into(), Value::String(self.error_type().to_owned()));
+        if let Some(d) = self.details() {
+            err.insert("details".into(), d);
+        }
+        json!({ "error": err })
+    }
+}
+
+/// Retry-After in whole seconds, rounded up and clamped to 1..=60 (DESIGN §2).
+pub fn retry_after_secs(d: Duration) -> u64 {
+    let ms = d.as_millis() as u64;
+    ms.div_ceil(1000).clamp(1, 60)
+}
+
+fn decimal(text: &str) -> Value {
+    text.parse::<f64>().map(|f| json!(f)).unwrap_or(Value::Null)
+}
+
+fn auth_reason(reason: AuthFailure) -> &'static str {
+    match reason {
+        AuthFailure::Missing => "missing",
+        AuthFailure::Malformed => "malformed",
+        AuthFailure::Unknown => "unknown",
+        AuthFailure::Expired => "expired",
+        AuthFailure::Revoked => "revoked",
+        AuthFailure::AdminToken => "admin_token",
+    }
+}
+
+fn auth_message(reason: AuthFailure) -> String {
+    const FIX: &str = "Generate a new key in the dashboard (/dashboard/keys).";
+    match reason {
+        AuthFailure::Missing => format!("No API key was sent. Send \"Authorization: Bearer <key>\". {FIX}"),
+        AuthFailure::Malformed => format!("The Authorization header is malformed: expected \"Bearer mg-…\". {FIX}"),
+        AuthFailure::Unknown => format!("Invalid API key. {FIX}"),
+        AuthFailure::Expired => format!("This API key has expired. {FIX}"),
+        AuthFailure::Revoked => format!("This API key was revoked. {FIX}"),
+        AuthFailure::AdminToken => "Invalid admin token. Send \"Authorization: Bearer <admin token>\" (the value of the variable named by [admin] token_env).".to_owned(),
+    }
+}
+
+fn unsupported_message(op: &UnsupportedOperation) -> String {
+    let mut msg = format!(
+        "The model \"{}\" does not support {}. Use {} instead.",
+        op.model, op.attempted_endpoint, op.suggested_endpoint
+    );
+    if let Some(h) = &op.hint {
+        msg.push(' ');
+        msg.push_str(h);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_rounded_up_and_clamped() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(600)), 60);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn retired_message_matches_the_errors_page() {
+        let e = GatewayError::ModelRetired {
+            model: "mimo/mimo-v2-pro".into(),
+            replacement: Some("mimo/mimo-v2.5-pro".into()),
+            retired_on: "2026-06-30".into(),
+        };
+        assert_eq!(
+            e.to_body(),
+            json!({"error": {
+                "message": "Model \"mimo/mimo-v2-pro\" was retired on 2026-06-30. Use \"mimo/mimo-v2.5-pro\" instead.",
+                "type": "model_retired",
+                "details": {"model": "mimo/mimo-v2-pro", "replacement_model": "mimo/mimo-v2.5-pro", "retirement_date": "2026-06-30"}
+            }})
+        );
+        assert_eq!(e.status(), 410);
+        assert!(!e.retriable());
+    }
+}

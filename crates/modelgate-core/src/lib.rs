@@ -1,0 +1,15 @@
+//! modelgate-core: everything about the gateway that needs no I/O — the error contract,
+//! config and catalog, model IDs, OpenAI wire types, money and pricing, routing state.
+//! No axum, sqlx or reqwest here: the other crates depend on this one, never the reverse.
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod model_id;
+pub mod money;
+pub mod openai;
+pub mod router;
+pub mod secret;
+pub mod time_fmt;
+
+pub use error::GatewayError;

@@ -1,0 +1,147 @@
+//! A circuit breaker per deployment (DESIGN §5): it opens after `consecutive_failures`
+//! retriable failures in a row, stays open for `cooldown`, then lets one half-open
+//! probe through; the probe's success closes it, its failure reopens it.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircuitState {
+    Closed,
+    Open { retry_in: Duration },
+    /// Cooled down; this caller is the one probe allowed through.
+    Probe,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Slot {
+    failures: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+}
+
+#[derive(Debug)]
+pub struct HealthTracker {
+    slots: Vec<Mutex<Slot>>,
+    threshold: u32,
+    cooldown: Duration,
+}
+
+/// What the operator view shows of one deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthSnapshot {
+    pub consecutive_failures: u32,
+    pub open: bool,
+}
+
+impl HealthTracker {
+    pub fn new(deployments: usize, threshold: u32, cooldown: Duration) -> Self {
+        Self {
+            slots: (0..deployments).map(|_| Mutex::new(Slot::default())).collect(),
+            threshold: threshold.max(1),
+            cooldown,
+        }
+    }
+
+    fn with<R>(&self, deployment: usize, f: impl FnOnce(&mut Slot) -> R) -> Option<R> {
+        let slot = self.slots.get(deployment)?;
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        Some(f(&mut guard))
+    }
+
+    /// Whether the deployment may take a request now; claims the probe when due.
+    pub fn acquire(&self, deployment: usize, now: Instant) -> CircuitState {
+        self.with(deployment, |s| match s.open_until {
+            None => CircuitState::Closed,
+            Some(until) if now < until => CircuitState::Open { retry_in: until - now },
+            Some(_) if s.probing => CircuitState::Open {
+                retry_in: Duration::from_secs(1),
+            },
+            Some(_) => {
+                s.probing = true;
+                CircuitState::Probe
+            }
+        })
+        .unwrap_or(CircuitState::Closed)
+    }
+
+    /// Whether the deployment is in rotation, without claiming anything.
+    pub fn is_open(&self, deployment: usize, now: Instant) -> Option<Duration> {
+        self.with(deployment, |s| match s.open_until {
+            Some(until) if now < until => Some(until - now),
+            Some(_) if s.probing => Some(Duration::from_secs(1)),
+            _ => None,
+        })
+        .flatten()
+    }
+
+    pub fn record_success(&self, deployment: usize) {
+        self.with(deployment, |s| *s = Slot::default());
+    }
+
+    /// Records a retriable failure; returns true when this failure opened the circuit.
+    pub fn record_failure(&self, deployment: usize, now: Instant) -> bool {
+        let (threshold, cooldown) = (self.threshold, self.cooldown);
+        self.with(deployment, |s| {
+            s.failures = s.failures.saturating_add(1);
+            let reopen = s.probing || (s.open_until.is_none() && s.failures >= threshold);
+            if reopen {
+                s.open_until = Some(now + cooldown);
+                s.probing = false;
+            }
+            reopen
+        })
+        .unwrap_or(false)
+    }
+
+    /// Takes a deployment out of rotation for `cooldown` at once (e.g. exhausted quota).
+    pub fn cool_down(&self, deployment: usize, now: Instant) {
+        let cooldown = self.cooldown;
+        self.with(deployment, |s| {
+            s.open_until = Some(now + cooldown);
+            s.probing = false;
+        });
+    }
+
+    pub fn snapshot(&self, deployment: usize, now: Instant) -> HealthSnapshot {
+        let open = self.is_open(deployment, now).is_some();
+        self.with(deployment, |s| HealthSnapshot {
+            consecutive_failures: s.failures,
+            open,
+        })
+        .unwrap_or(HealthSnapshot {
+            consecutive_failures: 0,
+            open: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_threshold_then_probes_once() {
+        let h = HealthTracker::new(1, 2, Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert!(!h.record_failure(0, t0));
+        assert!(h.record_failure(0, t0));
+        assert!(matches!(h.acquire(0, t0), CircuitState::Open { .. }));
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(h.acquire(0, later), CircuitState::Probe);
+        assert!(matches!(h.acquire(0, later), CircuitState::Open { .. }));
+        h.record_success(0);
+        assert_eq!(h.acquire(0, later), CircuitState::Closed);
+    }
+
+    #[test]
+    fn failed_probe_reopens() {
+        let h = HealthTracker::new(1, 1, Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert!(h.record_failure(0, t0));
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(h.acquire(0, later), CircuitState::Probe);
+        assert!(h.record_failure(0, later));
+        assert!(matches!(h.acquire(0, later), CircuitState::Open { .. }));
+    }
+}

@@ -1,0 +1,65 @@
+//! Picks the deployment for the next attempt: among configured routes not yet tried
+//! and not circuit-open, the best priority (lowest number) wins, weighted-random
+//! within it; a retry prefers a deployment it has not tried (DESIGN §5).
+
+use super::health::{CircuitState, HealthTracker};
+use crate::catalog::Route;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub enum Selection<'a> {
+    Route(&'a Route),
+    /// Every configured route is circuit-open; the soonest one reopens after this.
+    AllOpen { retry_in: Duration },
+    /// No route has a configured provider.
+    Unconfigured,
+}
+
+pub fn select<'a>(routes: &'a [Route], tried: &[usize], health: &HealthTracker, now: Instant) -> Selection<'a> {
+    let configured: Vec<&Route> = routes.iter().filter(|r| r.provider.configured).collect();
+    if configured.is_empty() {
+        return Selection::Unconfigured;
+    }
+    // Untried deployments first; when all were tried, any may be retried.
+    let untried: Vec<&Route> = configured
+        .iter()
+        .copied()
+        .filter(|r| !tried.contains(&r.deployment))
+        .collect();
+    let pool = if untried.is_empty() { configured } else { untried };
+    let mut soonest: Option<Duration> = None;
+    let mut candidates: Vec<&Route> = Vec::with_capacity(pool.len());
+    for route in pool {
+        if let Some(wait) = health.is_open(route.deployment, now) {
+            soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
+        } else {
+            candidates.push(route);
+        }
+    }
+    let Some(best) = candidates.iter().map(|r| r.priority).min() else {
+        return Selection::AllOpen {
+            retry_in: soonest.unwrap_or(Duration::from_secs(1)),
+        };
+    };
+    candidates.retain(|r| r.priority == best);
+    let total: u64 = candidates.iter().map(|r| u64::from(r.weight)).sum();
+    let mut pick = fastrand::u64(0..total.max(1));
+    for route in &candidates {
+        let w = u64::from(route.weight);
+        if pick < w {
+            return claim(route, health, now);
+        }
+        pick -= w;
+    }
+    match candidates.first() {
+        Some(route) => claim(route, health, now),
+        None => Selection::Unconfigured,
+    }
+}
+
+fn claim<'a>(route: &'a Route, health: &HealthTracker, now: Instant) -> Selection<'a> {
+    match health.acquire(route.deployment, now) {
+        CircuitState::Closed | CircuitState::Probe => Selection::Route(route),
+        CircuitState::Open { retry_in } => Selection::AllOpen { retry_in },
+    }
+}

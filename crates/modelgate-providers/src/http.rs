@@ -1,0 +1,144 @@
+//! The HTTP side shared by all kinds: client construction (timeouts, rustls), the
+//! first-byte deadline, transport-error mapping and a Server-Sent Events decoder.
+
+use crate::UpstreamError;
+use bytes::{Buf, BytesMut};
+use modelgate_core::catalog::ProviderSpec;
+use modelgate_core::GatewayError;
+use std::time::Duration;
+
+pub fn client(spec: &ProviderSpec) -> Result<reqwest::Client, GatewayError> {
+    reqwest::Client::builder()
+        .connect_timeout(spec.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| GatewayError::internal(format!("building the HTTP client for {}: {e}", spec.id)))
+}
+
+/// Sends and waits for the response headers within the first-byte deadline.
+pub async fn send(builder: reqwest::RequestBuilder, first_byte: Duration, model: &str) -> Result<reqwest::Response, UpstreamError> {
+    match tokio::time::timeout(first_byte, builder.send()).await {
+        Err(_) => Err(timeout(model)),
+        Ok(Err(e)) => Err(transport_error(&e, model)),
+        Ok(Ok(resp)) => Ok(resp),
+    }
+}
+
+pub fn timeout(model: &str) -> UpstreamError {
+    UpstreamError::retriable(GatewayError::Timeout { model: model.to_owned() })
+}
+
+/// Maps a transport failure without leaking the URL (reqwest errors name it).
+pub fn transport_error(e: &reqwest::Error, model: &str) -> UpstreamError {
+    let model = model.to_owned();
+    if e.is_timeout() {
+        return timeout(&model);
+    }
+    if e.is_connect() {
+        return UpstreamError::retriable(GatewayError::ProviderUnavailable {
+            model,
+            reason: "the provider refused the connection.".into(),
+            retry_after: None,
+        });
+    }
+    UpstreamError::retriable(GatewayError::ProviderError {
+        model,
+        reason: "the connection to the provider broke before a complete answer.".into(),
+    })
+}
+
+/// One Server-Sent Event: its `event:` name (if any) and joined `data:` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Incremental SSE decoder (WHATWG event-stream rules for `event`/`data`, comments
+/// ignored). Hand-written because it must run per chunk on the hot path without
+/// allocating more than the event itself.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    buf: BytesMut,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+}
+
+impl SseDecoder {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete event, if the buffer holds one.
+    pub fn next_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let nl = self.buf.iter().position(|b| *b == b'\n')?;
+            let mut line = &self.buf[..nl];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            let line = String::from_utf8_lossy(line).into_owned();
+            self.buf.advance(nl + 1);
+            if line.is_empty() {
+                if self.has_data {
+                    self.has_data = false;
+                    return Some(SseEvent {
+                        event: self.event.take(),
+                        data: std::mem::take(&mut self.data),
+                    });
+                }
+                self.event = None;
+                continue;
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = match line.split_once(':') {
+                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                None => (line.as_str(), ""),
+            };
+            match field {
+                "event" => self.event = Some(value.to_owned()),
+                "data" => {
+                    if self.has_data {
+                        self.data.push('\n');
+                    }
+                    self.data.push_str(value);
+                    self.has_data = true;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_events_split_across_reads() {
+        let mut d = SseDecoder::default();
+        d.push(b"event: a\ndata: {\"x\"");
+        assert_eq!(d.next_event(), None);
+        d.push(b":1}\r\n\r\n: comment\n\ndata: [DONE]\n\n");
+        assert_eq!(
+            d.next_event(),
+            Some(SseEvent {
+                event: Some("a".into()),
+                data: "{\"x\":1}".into()
+            })
+        );
+        assert_eq!(d.next_event().map(|e| e.data), Some("[DONE]".into()));
+        assert_eq!(d.next_event(), None);
+    }
+
+    #[test]
+    fn joins_multi_line_data() {
+        let mut d = SseDecoder::default();
+        d.push(b"data: a\ndata: b\n\n");
+        assert_eq!(d.next_event().map(|e| e.data), Some("a\nb".into()));
+    }
+}

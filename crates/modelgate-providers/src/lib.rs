@@ -1,0 +1,111 @@
+//! Upstream providers. `Provider` dispatches by kind with one `match` per operation;
+//! each kind's folder translates the OpenAI hub types to its native API and back,
+//! and maps its failures into the contract (`UpstreamError`).
+
+mod http;
+mod mock;
+mod openai;
+mod sanitize;
+
+use futures_util::Stream;
+use modelgate_core::catalog::Route;
+use modelgate_core::config::ProviderKind;
+use modelgate_core::model_id::ReasoningEffort;
+use modelgate_core::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
+use modelgate_core::GatewayError;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use http::{SseDecoder, SseEvent};
+
+/// The content chunks of a streamed answer, already in OpenAI shape with the
+/// client's canonical model ID.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk, UpstreamError>> + Send>>;
+
+pub enum ChatResponse {
+    Complete(ChatCompletion),
+    Stream(ChunkStream),
+}
+
+/// One upstream attempt's input.
+pub struct ChatCall<'a> {
+    pub route: &'a Route,
+    pub request: &'a ChatCompletionRequest,
+    /// The canonical model ID the client asked for: responses carry it, never the
+    /// upstream's private name.
+    pub canonical_model: &'a str,
+    pub effort: Option<ReasoningEffort>,
+    /// The output limit sent upstream when the client set none (DESIGN §4).
+    pub max_output_tokens: Option<u64>,
+    /// `x-mock-fault` from the client, honoured only by the `mock` kind.
+    pub mock_fault: Option<&'a str>,
+}
+
+/// How one failed attempt counts for retries and health.
+#[derive(Debug)]
+pub struct UpstreamError {
+    pub error: GatewayError,
+    /// Another attempt (here or on another deployment) may succeed.
+    pub retriable: bool,
+    /// The upstream's own Retry-After, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// Take this deployment out of rotation at once (exhausted quota).
+    pub cool_down: bool,
+}
+
+impl UpstreamError {
+    pub fn fatal(error: GatewayError) -> Self {
+        Self {
+            error,
+            retriable: false,
+            retry_after: None,
+            cool_down: false,
+        }
+    }
+
+    pub fn retriable(error: GatewayError) -> Self {
+        Self {
+            error,
+            retriable: true,
+            retry_after: None,
+            cool_down: false,
+        }
+    }
+}
+
+/// The upstream clients, one per configured provider (each has its own timeouts).
+pub struct Providers {
+    clients: HashMap<String, reqwest::Client>,
+}
+
+impl Providers {
+    pub fn new<'a>(specs: impl Iterator<Item = &'a modelgate_core::catalog::ProviderSpec>) -> Result<Self, GatewayError> {
+        let mut clients = HashMap::new();
+        for spec in specs {
+            if spec.kind != ProviderKind::Mock {
+                clients.insert(spec.id.clone(), http::client(spec)?);
+            }
+        }
+        Ok(Self { clients })
+    }
+
+    pub async fn chat(&self, call: ChatCall<'_>) -> Result<ChatResponse, UpstreamError> {
+        let provider = &call.route.provider;
+        match provider.kind {
+            ProviderKind::Mock => mock::chat(&call).await,
+            ProviderKind::Openai => openai::chat(self.client(&provider.id)?, &call).await,
+            ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                model: call.canonical_model.to_owned(),
+                reason: format!("the provider kind of \"{}\" is not supported by this build yet.", provider.id),
+                retry_after: None,
+            })),
+        }
+    }
+
+    fn client(&self, provider: &str) -> Result<&reqwest::Client, UpstreamError> {
+        self.clients
+            .get(provider)
+            .ok_or_else(|| UpstreamError::fatal(GatewayError::internal(format!("no HTTP client for provider {provider}"))))
+    }
+}

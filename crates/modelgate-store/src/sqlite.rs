@@ -1,0 +1,440 @@
+//! SQLite store (the embedded default): WAL mode, one file, migrations embedded.
+
+use crate::keys::{generate_key, random_id};
+use crate::model::*;
+use crate::{Store, StoreError, StoreResult};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn now_ms() -> i64 {
+    modelgate_core::time_fmt::now_unix_ms()
+}
+
+fn json_list(v: &Option<Vec<String>>) -> Option<String> {
+    v.as_ref().and_then(|l| serde_json::to_string(l).ok())
+}
+
+fn parse_list(v: Option<String>) -> Option<Vec<String>> {
+    v.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|n| u64::try_from(n).ok())
+}
+
+fn opt_i64(v: Option<u64>) -> Option<i64> {
+    v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let in_memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database exists per connection: keep exactly one.
+            .max_connections(if in_memory { 1 } else { 4 })
+            .min_connections(if in_memory { 1 } else { 0 })
+            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    async fn bump_version(&self, tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<()> {
+        sqlx::query("UPDATE change_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+fn account_from(row: &SqliteRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        balance_nano: row.try_get("balance_nano")?,
+        allowed_models: parse_list(row.try_get("allowed_models")?),
+        limits: LimitsRow {
+            rpm: opt_u64(row.try_get("rpm")?),
+            tpm: opt_u64(row.try_get("tpm")?),
+            max_concurrent: opt_u64(row.try_get("max_concurrent")?),
+        },
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn key_from(row: &SqliteRow) -> StoreResult<ApiKey> {
+    let period: String = row.try_get("spend_period")?;
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        key_hash: row.try_get("key_hash")?,
+        prefix: row.try_get("prefix")?,
+        allowed_models: parse_list(row.try_get("allowed_models")?),
+        limits: LimitsRow {
+            rpm: opt_u64(row.try_get("rpm")?),
+            tpm: opt_u64(row.try_get("tpm")?),
+            max_concurrent: opt_u64(row.try_get("max_concurrent")?),
+        },
+        max_spend_nano: row.try_get("max_spend_nano")?,
+        spend_period: SpendPeriod::parse(&period).unwrap_or_default(),
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn usage_from(row: &SqliteRow) -> StoreResult<UsageRecord> {
+    let get_u64 = |name: &str| -> StoreResult<u64> { Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0)) };
+    Ok(UsageRecord {
+        request_id: row.try_get("request_id")?,
+        account_id: row.try_get("account_id")?,
+        key_id: row.try_get("key_id")?,
+        model: row.try_get("model")?,
+        provider: row.try_get("provider")?,
+        prompt_tokens: get_u64("prompt_tokens")?,
+        completion_tokens: get_u64("completion_tokens")?,
+        images: get_u64("images")?,
+        cost_nano: row.try_get("cost_nano")?,
+        status: u16::try_from(get_u64("status")?).unwrap_or(0),
+        error_type: row.try_get("error_type")?,
+        latency_ms: get_u64("latency_ms")?,
+        attempts: u32::try_from(get_u64("attempts")?).unwrap_or(0),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_none() {
+                // One statement at a time: the migration files hold no ';' inside literals.
+                for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                    .bind(version)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn change_version(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT version FROM change_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn snapshot(&self) -> StoreResult<Snapshot> {
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM change_version WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let accounts = sqlx::query("SELECT * FROM accounts").fetch_all(&mut *tx).await?;
+        let keys = sqlx::query("SELECT * FROM api_keys").fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Snapshot {
+            version,
+            accounts: accounts.iter().map(account_from).collect::<StoreResult<_>>()?,
+            keys: keys.iter().map(key_from).collect::<StoreResult<_>>()?,
+        })
+    }
+
+    async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
+        let id = random_id("acct_");
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO accounts (id, name, balance_nano, allowed_models, rpm, tpm, max_concurrent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&new.name)
+            .bind(new.credits_nano)
+            .bind(json_list(&new.allowed_models))
+            .bind(opt_i64(new.limits.rpm))
+            .bind(opt_i64(new.limits.tpm))
+            .bind(opt_i64(new.limits.max_concurrent))
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if new.credits_nano != 0 {
+            sqlx::query("INSERT INTO ledger (account_id, amount_nano, kind, note, created_at) VALUES (?, ?, 'credit', 'initial credits', ?)")
+                .bind(&id)
+                .bind(new.credits_nano)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.bump_version(&mut tx).await?;
+        tx.commit().await?;
+        self.get_account(&id).await
+    }
+
+    async fn get_account(&self, id: &str) -> StoreResult<Account> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        account_from(&row)
+    }
+
+    async fn add_credits(&self, account_id: &str, amount_nano: i64, note: Option<String>) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let balance: Option<i64> = sqlx::query_scalar("UPDATE accounts SET balance_nano = balance_nano + ?, updated_at = ? WHERE id = ? RETURNING balance_nano")
+            .bind(amount_nano)
+            .bind(now_ms())
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let balance = balance.ok_or(StoreError::NotFound)?;
+        sqlx::query("INSERT INTO ledger (account_id, amount_nano, kind, note, created_at) VALUES (?, ?, 'credit', ?, ?)")
+            .bind(account_id)
+            .bind(amount_nano)
+            .bind(note)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        self.bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    async fn create_key(&self, account_id: &str, new: NewKey) -> StoreResult<CreatedKey> {
+        self.get_account(account_id).await?;
+        let generated = generate_key().map_err(|e| StoreError::Invalid(format!("no randomness: {e}")))?;
+        let id = random_id("key_");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO api_keys (id, account_id, name, key_hash, prefix, allowed_models, rpm, tpm, max_concurrent, max_spend_nano, spend_period, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(account_id)
+            .bind(&new.name)
+            .bind(&generated.hash)
+            .bind(&generated.prefix)
+            .bind(json_list(&new.allowed_models))
+            .bind(opt_i64(new.limits.rpm))
+            .bind(opt_i64(new.limits.tpm))
+            .bind(opt_i64(new.limits.max_concurrent))
+            .bind(new.max_spend_nano)
+            .bind(new.spend_period.as_str())
+            .bind(new.expires_at)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        self.bump_version(&mut tx).await?;
+        tx.commit().await?;
+        let row = sqlx::query("SELECT * FROM api_keys WHERE id = ?").bind(&id).fetch_one(&self.pool).await?;
+        Ok(CreatedKey {
+            key: key_from(&row)?,
+            plaintext: generated.plaintext,
+        })
+    }
+
+    async fn revoke_key(&self, key_id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+            .bind(now_ms())
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_keys(&self, account_id: &str) -> StoreResult<Vec<ApiKey>> {
+        let rows = sqlx::query("SELECT * FROM api_keys WHERE account_id = ? ORDER BY created_at")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from).collect()
+    }
+
+    async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query("INSERT INTO usage_records (request_id, account_id, key_id, model, provider, prompt_tokens, completion_tokens, images, cost_nano, status, error_type, latency_ms, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&r.request_id)
+                .bind(&r.account_id)
+                .bind(&r.key_id)
+                .bind(&r.model)
+                .bind(&r.provider)
+                .bind(opt_i64(Some(r.prompt_tokens)))
+                .bind(opt_i64(Some(r.completion_tokens)))
+                .bind(opt_i64(Some(r.images)))
+                .bind(r.cost_nano)
+                .bind(i64::from(r.status))
+                .bind(&r.error_type)
+                .bind(opt_i64(Some(r.latency_ms)))
+                .bind(i64::from(r.attempts))
+                .bind(r.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_usage(&self, q: &UsageQuery) -> StoreResult<UsagePage> {
+        let mut sql = String::from("SELECT * FROM usage_records WHERE 1 = 1");
+        if q.account_id.is_some() {
+            sql.push_str(" AND account_id = ?");
+        }
+        if q.key_id.is_some() {
+            sql.push_str(" AND key_id = ?");
+        }
+        if q.model.is_some() {
+            sql.push_str(" AND model = ?");
+        }
+        if q.from_ms.is_some() {
+            sql.push_str(" AND created_at >= ?");
+        }
+        if q.to_ms.is_some() {
+            sql.push_str(" AND created_at < ?");
+        }
+        if q.cursor.is_some() {
+            sql.push_str(" AND (created_at < ? OR (created_at = ? AND request_id < ?))");
+        }
+        sql.push_str(" ORDER BY created_at DESC, request_id DESC LIMIT ?");
+        let mut query = sqlx::query(&sql);
+        for v in [&q.account_id, &q.key_id, &q.model].into_iter().flatten() {
+            query = query.bind(v);
+        }
+        for v in [q.from_ms, q.to_ms].into_iter().flatten() {
+            query = query.bind(v);
+        }
+        if let Some((at, id)) = &q.cursor {
+            query = query.bind(at).bind(at).bind(id);
+        }
+        let limit = q.limit.clamp(1, 1000);
+        let rows = query.bind(i64::from(limit) + 1).fetch_all(&self.pool).await?;
+        let mut records = rows.iter().map(usage_from).collect::<StoreResult<Vec<_>>>()?;
+        let has_more = records.len() > limit as usize;
+        records.truncate(limit as usize);
+        Ok(UsagePage { records, has_more })
+    }
+
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> SqliteStore {
+        let s = SqliteStore::open("sqlite::memory:").await.unwrap();
+        s.migrate().await.unwrap();
+        s.migrate().await.unwrap();
+        s
+    }
+
+    #[tokio::test]
+    async fn accounts_keys_and_versions() {
+        let s = store().await;
+        let v0 = s.change_version().await.unwrap();
+        let a = s
+            .create_account(NewAccount {
+                name: "team".into(),
+                credits_nano: 5,
+                ..NewAccount::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.add_credits(&a.id, 10, Some("top-up".into())).await.unwrap(), 15);
+        let k = s.create_key(&a.id, NewKey::default()).await.unwrap();
+        assert!(k.plaintext.starts_with("mg-"));
+        assert_eq!(k.key.key_hash, crate::hash_key(&k.plaintext));
+        s.revoke_key(&k.key.id).await.unwrap();
+        let snap = s.snapshot().await.unwrap();
+        assert!(snap.version > v0);
+        assert!(snap.keys[0].revoked_at.is_some());
+        assert!(matches!(s.revoke_key("nope").await, Err(StoreError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn usage_pages_newest_first() {
+        let s = store().await;
+        let rec = |i: i64| UsageRecord {
+            request_id: format!("r{i}"),
+            account_id: "a".into(),
+            key_id: "k".into(),
+            model: "m/x".into(),
+            provider: None,
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            images: 0,
+            cost_nano: 3,
+            status: 200,
+            error_type: None,
+            latency_ms: 4,
+            attempts: 1,
+            created_at: i,
+        };
+        s.insert_usage(&(0..5).map(rec).collect::<Vec<_>>()).await.unwrap();
+        let mut q = UsageQuery {
+            account_id: Some("a".into()),
+            limit: 2,
+            ..UsageQuery::default()
+        };
+        let p1 = s.list_usage(&q).await.unwrap();
+        assert_eq!(p1.records.iter().map(|r| r.created_at).collect::<Vec<_>>(), vec![4, 3]);
+        assert!(p1.has_more);
+        q.cursor = Some((3, "r3".into()));
+        let p2 = s.list_usage(&q).await.unwrap();
+        assert_eq!(p2.records[0].created_at, 2);
+    }
+}
