@@ -243,7 +243,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.path, self.problem)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.path, self.problem
+        )
     }
 }
 
@@ -369,7 +373,11 @@ mod tests {
     fn wrong_type_names_path_and_line() {
         let text = "[retry]\nmax_retries = \"three\"\n";
         let err = SourceFile::parse("m.toml", text).unwrap_err();
-        assert_eq!((err.line, err.path.as_str()), (2, "retry.max_retries"), "{err}");
+        assert_eq!(
+            (err.line, err.path.as_str()),
+            (2, "retry.max_retries"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! config and catalog, model IDs, OpenAI wire types, money and pricing, routing state.
 //! No axum, sqlx or reqwest here: the other crates depend on this one, never the reverse.
 
+pub mod access;
 pub mod catalog;
 pub mod config;
 pub mod error;

@@ -13,11 +13,17 @@ pub fn client(spec: &ProviderSpec) -> Result<reqwest::Client, GatewayError> {
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .build()
-        .map_err(|e| GatewayError::internal(format!("building the HTTP client for {}: {e}", spec.id)))
+        .map_err(|e| {
+            GatewayError::internal(format!("building the HTTP client for {}: {e}", spec.id))
+        })
 }
 
 /// Sends and waits for the response headers within the first-byte deadline.
-pub async fn send(builder: reqwest::RequestBuilder, first_byte: Duration, model: &str) -> Result<reqwest::Response, UpstreamError> {
+pub async fn send(
+    builder: reqwest::RequestBuilder,
+    first_byte: Duration,
+    model: &str,
+) -> Result<reqwest::Response, UpstreamError> {
     match tokio::time::timeout(first_byte, builder.send()).await {
         Err(_) => Err(timeout(model)),
         Ok(Err(e)) => Err(transport_error(&e, model)),
@@ -26,7 +32,9 @@ pub async fn send(builder: reqwest::RequestBuilder, first_byte: Duration, model:
 }
 
 pub fn timeout(model: &str) -> UpstreamError {
-    UpstreamError::retriable(GatewayError::Timeout { model: model.to_owned() })
+    UpstreamError::retriable(GatewayError::Timeout {
+        model: model.to_owned(),
+    })
 }
 
 /// Maps a transport failure without leaking the URL (reqwest errors name it).

@@ -21,7 +21,8 @@ pub use http::{SseDecoder, SseEvent};
 
 /// The content chunks of a streamed answer, already in OpenAI shape with the
 /// client's canonical model ID.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk, UpstreamError>> + Send>>;
+pub type ChunkStream =
+    Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk, UpstreamError>> + Send>>;
 
 pub enum ChatResponse {
     Complete(ChatCompletion),
@@ -80,7 +81,9 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub fn new<'a>(specs: impl Iterator<Item = &'a modelgate_core::catalog::ProviderSpec>) -> Result<Self, GatewayError> {
+    pub fn new<'a>(
+        specs: impl Iterator<Item = &'a modelgate_core::catalog::ProviderSpec>,
+    ) -> Result<Self, GatewayError> {
         let mut clients = HashMap::new();
         for spec in specs {
             if spec.kind != ProviderKind::Mock {
@@ -95,17 +98,24 @@ impl Providers {
         match provider.kind {
             ProviderKind::Mock => mock::chat(&call).await,
             ProviderKind::Openai => openai::chat(self.client(&provider.id)?, &call).await,
-            ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
-                model: call.canonical_model.to_owned(),
-                reason: format!("the provider kind of \"{}\" is not supported by this build yet.", provider.id),
-                retry_after: None,
-            })),
+            ProviderKind::Anthropic | ProviderKind::Gemini => {
+                Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                    model: call.canonical_model.to_owned(),
+                    reason: format!(
+                        "the provider kind of \"{}\" is not supported by this build yet.",
+                        provider.id
+                    ),
+                    retry_after: None,
+                }))
+            }
         }
     }
 
     fn client(&self, provider: &str) -> Result<&reqwest::Client, UpstreamError> {
-        self.clients
-            .get(provider)
-            .ok_or_else(|| UpstreamError::fatal(GatewayError::internal(format!("no HTTP client for provider {provider}"))))
+        self.clients.get(provider).ok_or_else(|| {
+            UpstreamError::fatal(GatewayError::internal(format!(
+                "no HTTP client for provider {provider}"
+            )))
+        })
     }
 }

@@ -9,7 +9,11 @@ pub fn sanitize_reason(text: &str) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(if looks_secret(word) { "[redacted]" } else { word });
+        out.push_str(if looks_secret(word) {
+            "[redacted]"
+        } else {
+            word
+        });
     }
     if out.chars().count() > MAX_REASON_CHARS {
         out = out.chars().take(MAX_REASON_CHARS).collect::<String>() + "…";
@@ -22,8 +26,15 @@ fn looks_secret(word: &str) -> bool {
     let lower = w.to_ascii_lowercase();
     lower.contains("://")
         || word.contains("://")
-        || ["sk-", "sk_", "key-", "mg-", "xai-", "aiza", "ghp_", "bearer"].iter().any(|p| lower.starts_with(p))
-        || (w.len() >= 24 && w.chars().any(|c| c.is_ascii_digit()) && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        || [
+            "sk-", "sk_", "key-", "mg-", "xai-", "aiza", "ghp_", "bearer",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
+        || (w.len() >= 24
+            && w.chars().any(|c| c.is_ascii_digit())
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
 }
 
 /// Ensures a reason ends as a sentence, so messages read "…: reason. What to do."
@@ -45,7 +56,9 @@ mod tests {
 
     #[test]
     fn redacts_keys_and_urls() {
-        let s = sanitize_reason("Incorrect API key provided: sk-abc123def. See https://user:pw@host/v1 for help");
+        let s = sanitize_reason(
+            "Incorrect API key provided: sk-abc123def. See https://user:pw@host/v1 for help",
+        );
         assert!(!s.contains("sk-abc"), "{s}");
         assert!(!s.contains("https://"), "{s}");
         assert!(s.contains("Incorrect API key provided:"));

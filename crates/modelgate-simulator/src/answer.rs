@@ -61,13 +61,24 @@ impl Answer {
 
     /// The stream pieces: each word plus a space, except the last.
     pub(crate) fn pieces(&self) -> Vec<String> {
-        let last = self.words.len().saturating_sub(1);
-        self.words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| if i == last { w.clone() } else { format!("{w} ") })
-            .collect()
+        pieces(&self.words)
     }
+}
+
+/// Each word plus a space, except the last: how answers are streamed.
+pub(crate) fn pieces(words: &[String]) -> Vec<String> {
+    let last = words.len().saturating_sub(1);
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == last {
+                w.clone()
+            } else {
+                format!("{w} ")
+            }
+        })
+        .collect()
 }
 
 /// Splits tool-call arguments JSON into stream fragments: the `{"echo":` key, then

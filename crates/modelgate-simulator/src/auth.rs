@@ -29,7 +29,10 @@ pub(crate) fn check(
                 None => "x-api-key header is required",
                 Some(_) => "invalid x-api-key",
             };
-            errors::json(401, &crate::anthropic::error::body("authentication_error", message))
+            errors::json(
+                401,
+                &crate::anthropic::error::body("authentication_error", message),
+            )
         }
         Provider::Gemini => errors::json(400, &crate::gemini::error::api_key_invalid()),
     })

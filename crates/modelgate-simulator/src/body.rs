@@ -45,7 +45,12 @@ pub(crate) const SSE: &str = "text/event-stream; charset=utf-8";
 pub(crate) const JSON: &str = "application/json";
 
 /// A streamed 200 answer from `events`, honouring chunk_delay_ms and cut_after.
-pub(crate) fn stream(events: Vec<Event>, active: &Active, content_type: &str, extra: Headers) -> Response {
+pub(crate) fn stream(
+    events: Vec<Event>,
+    active: &Active,
+    content_type: &str,
+    extra: Headers,
+) -> Response {
     let (events, cut) = plan(events, active.cut_after);
     let mut resp = paced(events, cut, active.chunk_delay);
     finish_headers(&mut resp, content_type, extra);
@@ -58,7 +63,9 @@ pub(crate) fn stream(events: Vec<Event>, active: &Active, content_type: &str, ex
 /// headers (with the full Content-Length) and half of the body, then aborts.
 pub(crate) fn json(value: &Value, active: &Active, extra: Headers) -> Response {
     if active.garbage {
-        let mut resp = Response::new(Body::from("{\"id\": \"sim-garbage\", \"choices\": [{not json"));
+        let mut resp = Response::new(Body::from(
+            "{\"id\": \"sim-garbage\", \"choices\": [{not json",
+        ));
         finish_headers(&mut resp, JSON, extra);
         return resp;
     }
@@ -67,7 +74,11 @@ pub(crate) fn json(value: &Value, active: &Active, extra: Headers) -> Response {
         None => Response::new(Body::from(full)),
         Some(_) => {
             let len = full.len();
-            let mut resp = paced(VecDeque::from([full.slice(..len / 2)]), true, Duration::ZERO);
+            let mut resp = paced(
+                VecDeque::from([full.slice(..len / 2)]),
+                true,
+                Duration::ZERO,
+            );
             resp.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             resp

@@ -57,7 +57,9 @@ impl Directives {
             "status" => {
                 let status = number::<u16>(key, value)?;
                 if !(100..=999).contains(&status) {
-                    return Err(format!("simulator directive status={status} is not an HTTP status"));
+                    return Err(format!(
+                        "simulator directive status={status} is not an HTTP status"
+                    ));
                 }
                 self.status = Some(status);
             }
@@ -66,7 +68,9 @@ impl Directives {
             "retry_after" => {
                 let secs = number::<f64>(key, value)?;
                 if !secs.is_finite() || secs < 0.0 {
-                    return Err(format!("simulator directive retry_after={secs} must be >= 0"));
+                    return Err(format!(
+                        "simulator directive retry_after={secs} must be >= 0"
+                    ));
                 }
                 self.retry_after = Some(secs);
             }
@@ -96,7 +100,9 @@ fn flag(key: &str, value: Option<&str>) -> Result<bool, String> {
 fn text(key: &str, value: Option<&str>) -> Result<String, String> {
     match value {
         Some(v) if !v.is_empty() => Ok(v.to_string()),
-        _ => Err(format!("simulator directive {key} needs a value ({key}=...)")),
+        _ => Err(format!(
+            "simulator directive {key} needs a value ({key}=...)"
+        )),
     }
 }
 

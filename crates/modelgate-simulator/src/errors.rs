@@ -46,7 +46,9 @@ pub(crate) fn fault(provider: Provider, f: &Failure<'_>) -> Response {
 /// 400 for a request the simulator cannot read (bad JSON, missing fields, bad directive).
 pub(crate) fn invalid_request(provider: Provider, message: &str) -> Response {
     let body = match provider {
-        Provider::OpenAi => crate::openai::error::body(message, "invalid_request_error", None, None),
+        Provider::OpenAi => {
+            crate::openai::error::body(message, "invalid_request_error", None, None)
+        }
         Provider::Anthropic => crate::anthropic::error::body("invalid_request_error", message),
         Provider::Gemini => crate::gemini::error::body(400, "INVALID_ARGUMENT", message),
     };

@@ -39,14 +39,16 @@ impl FromRequest<Arc<Shared>> for Req {
         let conn = req.extensions().get::<ConnHandle>().cloned();
         let (parts, body) = req.into_parts();
         let raw = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-            errors::json(413, &crate::openai::error::body(&e.to_string(), "invalid_request_error", None, None))
+            errors::json(
+                413,
+                &crate::openai::error::body(&e.to_string(), "invalid_request_error", None, None),
+            )
         })?;
         let json = if raw.iter().all(u8::is_ascii_whitespace) {
             Ok(Value::Null)
         } else {
-            serde_json::from_slice(&raw).map_err(|e| {
-                format!("We could not parse the JSON body of your request: {e}")
-            })
+            serde_json::from_slice(&raw)
+                .map_err(|e| format!("We could not parse the JSON body of your request: {e}"))
         };
         Ok(Req {
             shared: Arc::clone(state),
@@ -77,22 +79,38 @@ pub(crate) type Target<'a> = Result<(&'a str, &'a [String]), &'a str>;
 impl Req {
     /// Records the request and applies its faults. `Err` is the answer to send
     /// (auth failure, bad request, requested error); a `reset` never returns.
-    pub(crate) async fn admit(&self, provider: Provider, target: Target<'_>) -> Result<Active, Response> {
+    pub(crate) async fn admit(
+        &self,
+        provider: Provider,
+        target: Target<'_>,
+    ) -> Result<Active, Response> {
         let directives = match target {
             Ok((model, texts)) => directives::collect(model, texts.iter().map(String::as_str)),
             Err(e) => Err(e.to_string()),
         };
         self.record(directives.as_ref().ok().and_then(|d| d.id.clone()));
         let query = self.uri.query();
-        if let Some(resp) = crate::auth::check(self.shared.config.api_key.as_deref(), provider, &self.headers, query) {
+        if let Some(resp) = crate::auth::check(
+            self.shared.config.api_key.as_deref(),
+            provider,
+            &self.headers,
+            query,
+        ) {
             return Err(resp);
         }
         let d = directives.map_err(|message| errors::invalid_request(provider, &message))?;
-        let model = target.map(|(m, _)| directives::split_model(m).0).unwrap_or("");
+        let model = target
+            .map(|(m, _)| directives::split_model(m).0)
+            .unwrap_or("");
         self.apply(provider, self.shared.gate(d), model).await
     }
 
-    async fn apply(&self, provider: Provider, d: Directives, model: &str) -> Result<Active, Response> {
+    async fn apply(
+        &self,
+        provider: Provider,
+        d: Directives,
+        model: &str,
+    ) -> Result<Active, Response> {
         if let Some(ms) = d.delay_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
@@ -121,7 +139,8 @@ impl Req {
         })
     }
 
-    fn record(&self, id: Option<String>) {
+    /// Records the request under `id` (done by `admit`; other paths call it directly).
+    pub(crate) fn record(&self, id: Option<String>) {
         let body = match &self.json {
             Ok(v) => v.clone(),
             Err(_) => Value::String(String::from_utf8_lossy(&self.raw).into_owned()),
@@ -129,7 +148,12 @@ impl Req {
         let headers = self
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let recorded = RecordedRequest {
             method: self.method.to_string(),

@@ -34,10 +34,16 @@
 //!   OpenAI: a role chunk, the words, a chunk with `finish_reason`, a usage chunk if
 //!   `stream_options.include_usage`, then `data: [DONE]`. Anthropic: `message_start`,
 //!   `content_block_start`, `ping`, deltas, `content_block_stop`, `message_delta`,
-//!   `message_stop`. Gemini: one `GenerateContentResponse` per word, then a final one
+//!   `message_stop` (`message_start` reports `output_tokens: 1` as the real API does;
+//!   `message_delta` carries the total). Gemini: one `GenerateContentResponse` per word, then a final one
 //!   with an empty text part, `finishReason` and `usageMetadata`; SSE events end with
 //!   `\r\n\r\n` as Google's do.
-//! - Responses carry `model` exactly as the request sent it (directives included).
+//! - Responses carry `model` exactly as the request sent it (directives included;
+//!   Gemini's `modelVersion` is the path's model segment).
+//! - Response ids (`chatcmpl-sim…`, `msg_sim…`, `call_sim…`, `toolu_sim…`) differ per
+//!   request, so a test can tell a replay from a second upstream call.
+//! - Embeddings: unit vectors of 8 dimensions (or `dimensions`) from an FNV-1a hash
+//!   of the normalised input text; `encoding_format: "base64"` is honoured.
 //!
 //! # Fault directives
 //!
@@ -69,8 +75,8 @@
 //! `?key=`; otherwise the provider's own error (OpenAI and Anthropic 401, Gemini 400
 //! `API_KEY_INVALID`). Requests are recorded before any check.
 
-mod anthropic;
 mod answer;
+mod anthropic;
 mod auth;
 mod body;
 mod directives;
@@ -166,6 +172,9 @@ impl Drop for Simulator {
 /// Serve on an already-bound listener until the future is dropped (used by `modelgate mock`).
 ///
 /// Requests are not recorded: nobody could read them back.
-pub async fn serve(listener: tokio::net::TcpListener, config: SimulatorConfig) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: SimulatorConfig,
+) -> std::io::Result<()> {
     server::run(listener, Arc::new(Shared::new(config, false))).await
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use http::{Method, Uri};
 
+use crate::exchange::Req;
 use crate::state::Shared;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -15,13 +15,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/embeddings", post(crate::openai::embeddings))
         .route("/v1/models", get(crate::openai::models))
         .route("/v1/messages", post(crate::anthropic::messages))
-        .route("/v1/messages/count_tokens", post(crate::anthropic::count_tokens))
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::anthropic::count_tokens),
+        )
         // Gemini puts `:method` inside the last segment; the handler splits it.
         .route("/v1beta/models/{*rest}", post(crate::gemini::generate))
         .fallback(unknown)
         .with_state(shared)
 }
 
-async fn unknown(method: Method, uri: Uri) -> Response {
-    crate::errors::unknown_route(method.as_str(), uri.path())
+async fn unknown(req: Req) -> Response {
+    // Recorded too: a test pointing at a wrong path should see what arrived.
+    req.record(None);
+    crate::errors::unknown_route(req.method.as_str(), req.uri.path())
 }

@@ -41,7 +41,9 @@ pub fn random_id(prefix: &str) -> String {
     if getrandom::getrandom(&mut bytes).is_err() {
         bytes = (fastrand_fallback()).to_le_bytes();
     }
-    format!("{prefix}{}", &base62(&bytes)[..22])
+    let digits = base62(&bytes);
+    // 16 bytes need 22 base62 digits: the rest of the 43 are leading zeros.
+    format!("{prefix}{}", &digits[digits.len() - 22..])
 }
 
 fn fastrand_fallback() -> u128 {

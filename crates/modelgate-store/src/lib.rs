@@ -36,7 +36,12 @@ pub trait Store: Send + Sync {
 
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account>;
     async fn get_account(&self, id: &str) -> StoreResult<Account>;
-    async fn add_credits(&self, account_id: &str, amount_nano: i64, note: Option<String>) -> StoreResult<i64>;
+    async fn add_credits(
+        &self,
+        account_id: &str,
+        amount_nano: i64,
+        note: Option<String>,
+    ) -> StoreResult<i64>;
     async fn create_key(&self, account_id: &str, new: NewKey) -> StoreResult<CreatedKey>;
     async fn revoke_key(&self, key_id: &str) -> StoreResult<()>;
     async fn list_keys(&self, account_id: &str) -> StoreResult<Vec<ApiKey>>;

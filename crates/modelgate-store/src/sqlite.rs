@@ -3,7 +3,9 @@
 use crate::keys::{generate_key, random_id};
 use crate::model::*;
 use crate::{Store, StoreError, StoreResult};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -44,7 +46,9 @@ impl SqliteStore {
             .foreign_keys(true);
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Invalid(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
         }
         let in_memory = url.contains(":memory:");
@@ -52,8 +56,16 @@ impl SqliteStore {
             // An in-memory database exists per connection: keep exactly one.
             .max_connections(if in_memory { 1 } else { 4 })
             .min_connections(if in_memory { 1 } else { 0 })
-            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
-            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+            .idle_timeout(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(1800))
+            })
             .connect_with(options)
             .await?;
         Ok(Self { pool })
@@ -105,7 +117,9 @@ fn key_from(row: &SqliteRow) -> StoreResult<ApiKey> {
 }
 
 fn usage_from(row: &SqliteRow) -> StoreResult<UsageRecord> {
-    let get_u64 = |name: &str| -> StoreResult<u64> { Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0)) };
+    let get_u64 = |name: &str| -> StoreResult<u64> {
+        Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+    };
     Ok(UsageRecord {
         request_id: row.try_get("request_id")?,
         account_id: row.try_get("account_id")?,
@@ -132,10 +146,11 @@ impl Store for SqliteStore {
             .await?;
         for (version, sql) in MIGRATIONS {
             let mut tx = self.pool.begin().await?;
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if done.is_none() {
                 // One statement at a time: the migration files hold no ';' inside literals.
                 for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
@@ -158,9 +173,11 @@ impl Store for SqliteStore {
     }
 
     async fn change_version(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT version FROM change_version WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT version FROM change_version WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn snapshot(&self) -> StoreResult<Snapshot> {
@@ -168,12 +185,19 @@ impl Store for SqliteStore {
         let version: i64 = sqlx::query_scalar("SELECT version FROM change_version WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let accounts = sqlx::query("SELECT * FROM accounts").fetch_all(&mut *tx).await?;
-        let keys = sqlx::query("SELECT * FROM api_keys").fetch_all(&mut *tx).await?;
+        let accounts = sqlx::query("SELECT * FROM accounts")
+            .fetch_all(&mut *tx)
+            .await?;
+        let keys = sqlx::query("SELECT * FROM api_keys")
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Snapshot {
             version,
-            accounts: accounts.iter().map(account_from).collect::<StoreResult<_>>()?,
+            accounts: accounts
+                .iter()
+                .map(account_from)
+                .collect::<StoreResult<_>>()?,
             keys: keys.iter().map(key_from).collect::<StoreResult<_>>()?,
         })
     }
@@ -216,7 +240,12 @@ impl Store for SqliteStore {
         account_from(&row)
     }
 
-    async fn add_credits(&self, account_id: &str, amount_nano: i64, note: Option<String>) -> StoreResult<i64> {
+    async fn add_credits(
+        &self,
+        account_id: &str,
+        amount_nano: i64,
+        note: Option<String>,
+    ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
         let balance: Option<i64> = sqlx::query_scalar("UPDATE accounts SET balance_nano = balance_nano + ?, updated_at = ? WHERE id = ? RETURNING balance_nano")
             .bind(amount_nano)
@@ -239,7 +268,8 @@ impl Store for SqliteStore {
 
     async fn create_key(&self, account_id: &str, new: NewKey) -> StoreResult<CreatedKey> {
         self.get_account(account_id).await?;
-        let generated = generate_key().map_err(|e| StoreError::Invalid(format!("no randomness: {e}")))?;
+        let generated =
+            generate_key().map_err(|e| StoreError::Invalid(format!("no randomness: {e}")))?;
         let id = random_id("key_");
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO api_keys (id, account_id, name, key_hash, prefix, allowed_models, rpm, tpm, max_concurrent, max_spend_nano, spend_period, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -260,7 +290,10 @@ impl Store for SqliteStore {
             .await?;
         self.bump_version(&mut tx).await?;
         tx.commit().await?;
-        let row = sqlx::query("SELECT * FROM api_keys WHERE id = ?").bind(&id).fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM api_keys WHERE id = ?")
+            .bind(&id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(CreatedKey {
             key: key_from(&row)?,
             plaintext: generated.plaintext,
@@ -269,11 +302,12 @@ impl Store for SqliteStore {
 
     async fn revoke_key(&self, key_id: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
-            .bind(now_ms())
-            .bind(key_id)
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+                .bind(now_ms())
+                .bind(key_id)
+                .execute(&mut *tx)
+                .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -347,18 +381,26 @@ impl Store for SqliteStore {
             query = query.bind(at).bind(at).bind(id);
         }
         let limit = q.limit.clamp(1, 1000);
-        let rows = query.bind(i64::from(limit) + 1).fetch_all(&self.pool).await?;
-        let mut records = rows.iter().map(usage_from).collect::<StoreResult<Vec<_>>>()?;
+        let rows = query
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut records = rows
+            .iter()
+            .map(usage_from)
+            .collect::<StoreResult<Vec<_>>>()?;
         let has_more = records.len() > limit as usize;
         records.truncate(limit as usize);
         Ok(UsagePage { records, has_more })
     }
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
@@ -394,7 +436,12 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(s.add_credits(&a.id, 10, Some("top-up".into())).await.unwrap(), 15);
+        assert_eq!(
+            s.add_credits(&a.id, 10, Some("top-up".into()))
+                .await
+                .unwrap(),
+            15
+        );
         let k = s.create_key(&a.id, NewKey::default()).await.unwrap();
         assert!(k.plaintext.starts_with("mg-"));
         assert_eq!(k.key.key_hash, crate::hash_key(&k.plaintext));
@@ -402,7 +449,10 @@ mod tests {
         let snap = s.snapshot().await.unwrap();
         assert!(snap.version > v0);
         assert!(snap.keys[0].revoked_at.is_some());
-        assert!(matches!(s.revoke_key("nope").await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            s.revoke_key("nope").await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[tokio::test]
@@ -424,14 +474,19 @@ mod tests {
             attempts: 1,
             created_at: i,
         };
-        s.insert_usage(&(0..5).map(rec).collect::<Vec<_>>()).await.unwrap();
+        s.insert_usage(&(0..5).map(rec).collect::<Vec<_>>())
+            .await
+            .unwrap();
         let mut q = UsageQuery {
             account_id: Some("a".into()),
             limit: 2,
             ..UsageQuery::default()
         };
         let p1 = s.list_usage(&q).await.unwrap();
-        assert_eq!(p1.records.iter().map(|r| r.created_at).collect::<Vec<_>>(), vec![4, 3]);
+        assert_eq!(
+            p1.records.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+            vec![4, 3]
+        );
         assert!(p1.has_more);
         q.cursor = Some((3, "r3".into()));
         let p2 = s.list_usage(&q).await.unwrap();

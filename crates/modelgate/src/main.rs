@@ -1,1 +1,19 @@
-fn main() {}
+//! The `modelgate` binary: argument parsing and dispatch to `cli/*`; no logic here.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_tracing();
+    match cli::run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}

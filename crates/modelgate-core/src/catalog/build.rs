@@ -3,7 +3,10 @@
 //! fields it sets; routes must name configured providers; replacements must exist).
 
 use super::{Catalog, Model, Operation, Pricing, ProviderSpec, Route};
-use crate::config::{ConfigError, ModelEntry, ModelStatusEntry, PricingEntry, ProviderEntry, ProviderKind, SourceFile};
+use crate::config::{
+    ConfigError, ModelEntry, ModelStatusEntry, PricingEntry, ProviderEntry, ProviderKind,
+    SourceFile,
+};
 use crate::money::PerMillion;
 use crate::secret::Secret;
 use std::collections::HashMap;
@@ -19,7 +22,10 @@ struct Origin {
 
 /// Builds the catalog from layers in order (later layers override earlier ones);
 /// `env` reads provider keys (injected so tests need no process environment).
-pub fn build_catalog(layers: &[&SourceFile], env: &dyn Fn(&str) -> Option<String>) -> Result<Catalog, ConfigError> {
+pub fn build_catalog(
+    layers: &[&SourceFile],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Catalog, ConfigError> {
     let mut providers: Vec<(ProviderEntry, Origin)> = Vec::new();
     let mut models: Vec<(ModelEntry, Origin)> = Vec::new();
     for (layer, file) in layers.iter().enumerate() {
@@ -38,11 +44,14 @@ pub fn build_catalog(layers: &[&SourceFile], env: &dyn Fn(&str) -> Option<String
             }
         }
     }
-    let at = |o: Origin, table: &str, key: &str, problem: String| layers[o.layer].error_at(table, o.index, key, problem);
+    let at = |o: Origin, table: &str, key: &str, problem: String| {
+        layers[o.layer].error_at(table, o.index, key, problem)
+    };
 
     let mut catalog = Catalog::default();
     for (entry, origin) in &providers {
-        let spec = provider_spec(entry, env).map_err(|(key, problem)| at(*origin, "providers", key, problem))?;
+        let spec = provider_spec(entry, env)
+            .map_err(|(key, problem)| at(*origin, "providers", key, problem))?;
         catalog.providers.insert(spec.id.clone(), Arc::new(spec));
     }
     for (entry, origin) in &models {
@@ -54,12 +63,22 @@ pub fn build_catalog(layers: &[&SourceFile], env: &dyn Fn(&str) -> Option<String
     for (entry, origin) in &models {
         if let Some(rep) = &entry.replacement {
             if !catalog.models.contains_key(rep) {
-                return Err(at(*origin, "models", "replacement", format!("\"{rep}\" is not a model in the catalog")));
+                return Err(at(
+                    *origin,
+                    "models",
+                    "replacement",
+                    format!("\"{rep}\" is not a model in the catalog"),
+                ));
             }
         }
         for alias in entry.aliases.iter().flatten() {
             if catalog.models.contains_key(alias) || catalog.aliases.contains_key(alias) {
-                return Err(at(*origin, "models", "aliases", format!("alias \"{alias}\" is already a model ID or another model's alias")));
+                return Err(at(
+                    *origin,
+                    "models",
+                    "aliases",
+                    format!("alias \"{alias}\" is already a model ID or another model's alias"),
+                ));
             }
             catalog.aliases.insert(alias.clone(), entry.id.clone());
         }
@@ -72,7 +91,10 @@ fn merge_provider(base: &ProviderEntry, over: &ProviderEntry) -> ProviderEntry {
         id: base.id.clone(),
         kind: over.kind.or(base.kind),
         base_url: over.base_url.clone().or_else(|| base.base_url.clone()),
-        api_key_env: over.api_key_env.clone().or_else(|| base.api_key_env.clone()),
+        api_key_env: over
+            .api_key_env
+            .clone()
+            .or_else(|| base.api_key_env.clone()),
         connect_timeout_ms: over.connect_timeout_ms.or(base.connect_timeout_ms),
         first_byte_timeout_ms: over.first_byte_timeout_ms.or(base.first_byte_timeout_ms),
         total_timeout_ms: over.total_timeout_ms.or(base.total_timeout_ms),
@@ -116,14 +138,22 @@ fn merge_model(base: &ModelEntry, over: &ModelEntry) -> ModelEntry {
 
 type FieldError = (&'static str, String);
 
-fn provider_spec(entry: &ProviderEntry, env: &dyn Fn(&str) -> Option<String>) -> Result<ProviderSpec, FieldError> {
+fn provider_spec(
+    entry: &ProviderEntry,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSpec, FieldError> {
     if entry.id.trim().is_empty() {
         return Err(("id", "must not be empty".into()));
     }
-    let kind = entry.kind.ok_or(("kind", "is required: one of openai, anthropic, gemini, mock".to_owned()))?;
+    let kind = entry.kind.ok_or((
+        "kind",
+        "is required: one of openai, anthropic, gemini, mock".to_owned(),
+    ))?;
     let base_url = match (kind, &entry.base_url) {
         (ProviderKind::Mock, _) => String::new(),
-        (_, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => url.trim_end_matches('/').to_owned(),
+        (_, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            url.trim_end_matches('/').to_owned()
+        }
         (_, Some(_)) => return Err(("base_url", "must start with http:// or https://".into())),
         (_, None) => return Err(("base_url", "is required for this kind".into())),
     };
@@ -148,7 +178,10 @@ fn provider_spec(entry: &ProviderEntry, env: &dyn Fn(&str) -> Option<String>) ->
 fn parse_date(text: &Option<String>, key: &'static str) -> Result<Option<time::Date>, FieldError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     text.as_deref()
-        .map(|t| time::Date::parse(t, &format).map_err(|_| (key, format!("\"{t}\" is not a date in the form YYYY-MM-DD"))))
+        .map(|t| {
+            time::Date::parse(t, &format)
+                .map_err(|_| (key, format!("\"{t}\" is not a date in the form YYYY-MM-DD")))
+        })
         .transpose()
 }
 
@@ -165,23 +198,41 @@ fn model_from_entry(
     providers: &HashMap<String, Arc<ProviderSpec>>,
     deployments: &mut usize,
 ) -> Result<Model, FieldError> {
-    let Some((prefix, tail)) = entry.id.split_once('/').filter(|(p, t)| !p.is_empty() && !t.is_empty()) else {
-        return Err(("id", format!("\"{}\" is not a canonical ID of the form provider/model", entry.id)));
+    let Some((prefix, tail)) = entry
+        .id
+        .split_once('/')
+        .filter(|(p, t)| !p.is_empty() && !t.is_empty())
+    else {
+        return Err((
+            "id",
+            format!(
+                "\"{}\" is not a canonical ID of the form provider/model",
+                entry.id
+            ),
+        ));
     };
     let retired_by_status = entry.status == Some(ModelStatusEntry::Retired);
     let retired_on = parse_date(&entry.retired_on, "retired_on")?;
     let deprecated_on = parse_date(&entry.deprecated_on, "deprecated_on")?;
     let operations = entry.operations.clone().unwrap_or_default();
     if operations.is_empty() && !retired_by_status {
-        return Err(("operations", "an active model needs at least one operation".into()));
+        return Err((
+            "operations",
+            "an active model needs at least one operation".into(),
+        ));
     }
     let context_window = match entry.context_window {
         Some(n) => n,
         None if retired_by_status => 0,
         None => return Err(("context_window", "is required for an active model".into())),
     };
-    let chat = operations.iter().any(|o| matches!(o, Operation::ChatCompletions | Operation::Responses));
-    let max_output_tokens = entry.max_output_tokens.unwrap_or(if chat { context_window } else { 0 });
+    let chat = operations
+        .iter()
+        .any(|o| matches!(o, Operation::ChatCompletions | Operation::Responses));
+    let max_output_tokens =
+        entry
+            .max_output_tokens
+            .unwrap_or(if chat { context_window } else { 0 });
     let p = entry.pricing.clone().unwrap_or_default();
     let pricing = Pricing {
         input: price(p.input_per_mtok, "pricing")?,
@@ -202,9 +253,13 @@ fn model_from_entry(
     };
     let mut routes = Vec::with_capacity(route_entries.len());
     for r in route_entries {
-        let provider = providers
-            .get(&r.provider)
-            .ok_or(("routes", format!("provider \"{}\" is not configured (add a [[providers]] entry)", r.provider)))?;
+        let provider = providers.get(&r.provider).ok_or((
+            "routes",
+            format!(
+                "provider \"{}\" is not configured (add a [[providers]] entry)",
+                r.provider
+            ),
+        ))?;
         routes.push(Route {
             deployment: *deployments,
             provider: Arc::clone(provider),
@@ -224,7 +279,12 @@ fn model_from_entry(
         reasoning_efforts: entry.reasoning_efforts.clone().unwrap_or_default(),
         max_reference_images: entry.max_reference_images.unwrap_or(0),
         aliases: entry.aliases.clone().unwrap_or_default(),
-        hints: entry.hints.clone().unwrap_or_default().into_iter().collect(),
+        hints: entry
+            .hints
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         docs_path: entry.docs_path.clone(),
         routes,
         retired_by_status,

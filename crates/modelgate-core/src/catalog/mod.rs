@@ -114,7 +114,11 @@ impl Model {
     }
 
     /// 400 `unsupported_operation` with every details field (DESIGN §2).
-    pub fn check_operation(&self, op: Operation, docs_base_url: Option<&str>) -> Result<(), GatewayError> {
+    pub fn check_operation(
+        &self,
+        op: Operation,
+        docs_base_url: Option<&str>,
+    ) -> Result<(), GatewayError> {
         if self.supports(op) {
             return Ok(());
         }
@@ -124,17 +128,27 @@ impl Model {
             .or_else(|| self.operations.first().copied())
             .unwrap_or(op);
         let docs_url = match (docs_base_url, &self.docs_path) {
-            (Some(base), Some(path)) => Some(format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))),
+            (Some(base), Some(path)) => Some(format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                path.trim_start_matches('/')
+            )),
             _ => None,
         };
-        Err(GatewayError::UnsupportedOperation(Box::new(UnsupportedOperation {
-            model: self.id.clone(),
-            attempted_endpoint: op.endpoint().to_owned(),
-            supported_endpoints: self.operations.iter().map(|o| o.endpoint().to_owned()).collect(),
-            suggested_endpoint: suggested.endpoint().to_owned(),
-            hint: self.hints.get(&op).cloned(),
-            docs_url,
-        })))
+        Err(GatewayError::UnsupportedOperation(Box::new(
+            UnsupportedOperation {
+                model: self.id.clone(),
+                attempted_endpoint: op.endpoint().to_owned(),
+                supported_endpoints: self
+                    .operations
+                    .iter()
+                    .map(|o| o.endpoint().to_owned())
+                    .collect(),
+                suggested_endpoint: suggested.endpoint().to_owned(),
+                hint: self.hints.get(&op).cloned(),
+                docs_url,
+            },
+        )))
     }
 }
 
@@ -169,9 +183,11 @@ impl Catalog {
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<Model>> {
-        self.models
-            .get(id)
-            .or_else(|| self.aliases.get(id).and_then(|target| self.models.get(target)))
+        self.models.get(id).or_else(|| {
+            self.aliases
+                .get(id)
+                .and_then(|target| self.models.get(target))
+        })
     }
 
     /// Resolves a requested ID (alias, effort suffix) to an active model: 404 with
@@ -225,7 +241,11 @@ impl Catalog {
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.into_iter().take(3).map(|(_, id)| id.clone()).collect()
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, id)| id.clone())
+            .collect()
     }
 }
 

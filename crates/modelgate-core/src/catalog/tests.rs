@@ -29,7 +29,10 @@ fn retired_model_is_410_with_replacement() {
     let c = catalog_from("").unwrap();
     let err = c.resolve("mimo/mimo-v2-pro", today()).unwrap_err();
     assert_eq!(err.status(), 410);
-    assert_eq!(err.to_body()["error"]["details"]["replacement_model"], "mimo/mimo-v2.5-pro");
+    assert_eq!(
+        err.to_body()["error"]["details"]["replacement_model"],
+        "mimo/mimo-v2.5-pro"
+    );
 }
 
 #[test]
@@ -53,13 +56,17 @@ fn effort_suffix_needs_reasoning_support() {
 fn unsupported_operation_has_every_detail() {
     let c = catalog_from("[server]\n").unwrap();
     let m = c.get("demo/image").unwrap();
-    let err = m.check_operation(Operation::ImagesEdits, Some("https://x.test/docs")).unwrap_err();
+    let err = m
+        .check_operation(Operation::ImagesEdits, Some("https://x.test/docs"))
+        .unwrap_err();
     let d = &err.to_body()["error"]["details"];
     assert_eq!(d["suggested_endpoint"], "/v1/images/generations");
     assert_eq!(d["attempted_endpoint"], "/v1/images/edits");
     assert_eq!(d["docs_url"], "https://x.test/docs/image-generation/");
     assert!(d["hint"].as_str().unwrap().contains("file_ids"));
-    let err = m.check_operation(Operation::ChatCompletions, None).unwrap_err();
+    let err = m
+        .check_operation(Operation::ChatCompletions, None)
+        .unwrap_err();
     let d = &err.to_body()["error"]["details"];
     assert_eq!(d["suggested_endpoint"], "/v1/images/generations");
     assert!(d.get("docs_url").is_none());
@@ -86,5 +93,8 @@ fn future_retirement_is_deprecated() {
     let c = catalog_from(text).unwrap();
     let m = c.resolve("demo/old", today()).unwrap().model;
     assert!(matches!(m.lifecycle(today()), Lifecycle::Deprecated { .. }));
-    assert!(matches!(m.lifecycle(time::macros::date!(2027 - 02 - 01)), Lifecycle::Retired { .. }));
+    assert!(matches!(
+        m.lifecycle(time::macros::date!(2027 - 02 - 01)),
+        Lifecycle::Retired { .. }
+    ));
 }

@@ -195,7 +195,10 @@ impl ChatCompletionChunk {
         self.choices.iter().any(|c| {
             c.delta.content.as_deref().is_some_and(|s| !s.is_empty())
                 || c.delta.tool_calls.is_some()
-                || c.delta.reasoning_content.as_deref().is_some_and(|s| !s.is_empty())
+                || c.delta
+                    .reasoning_content
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
         })
     }
 }

@@ -17,7 +17,9 @@ pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayEr
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
             return GatewayError::invalid(
-                format!("The request body is not valid JSON ({inner}). Send a well-formed JSON object."),
+                format!(
+                    "The request body is not valid JSON ({inner}). Send a well-formed JSON object."
+                ),
                 None,
             );
         }
@@ -56,7 +58,13 @@ mod tests {
         let err = parse_json_body::<ChatCompletionRequest>(br#"{"model":"a/b"}"#).unwrap_err();
         let body = err.to_body();
         assert_eq!(body["error"]["type"], "invalid_request_error");
-        assert!(body["error"]["message"].as_str().unwrap().contains("messages"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("messages"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CircuitState {
     Closed,
-    Open { retry_in: Duration },
+    Open {
+        retry_in: Duration,
+    },
     /// Cooled down; this caller is the one probe allowed through.
     Probe,
 }
@@ -37,7 +39,9 @@ pub struct HealthSnapshot {
 impl HealthTracker {
     pub fn new(deployments: usize, threshold: u32, cooldown: Duration) -> Self {
         Self {
-            slots: (0..deployments).map(|_| Mutex::new(Slot::default())).collect(),
+            slots: (0..deployments)
+                .map(|_| Mutex::new(Slot::default()))
+                .collect(),
             threshold: threshold.max(1),
             cooldown,
         }
@@ -53,7 +57,9 @@ impl HealthTracker {
     pub fn acquire(&self, deployment: usize, now: Instant) -> CircuitState {
         self.with(deployment, |s| match s.open_until {
             None => CircuitState::Closed,
-            Some(until) if now < until => CircuitState::Open { retry_in: until - now },
+            Some(until) if now < until => CircuitState::Open {
+                retry_in: until - now,
+            },
             Some(_) if s.probing => CircuitState::Open {
                 retry_in: Duration::from_secs(1),
             },

@@ -10,12 +10,19 @@ use std::time::{Duration, Instant};
 pub enum Selection<'a> {
     Route(&'a Route),
     /// Every configured route is circuit-open; the soonest one reopens after this.
-    AllOpen { retry_in: Duration },
+    AllOpen {
+        retry_in: Duration,
+    },
     /// No route has a configured provider.
     Unconfigured,
 }
 
-pub fn select<'a>(routes: &'a [Route], tried: &[usize], health: &HealthTracker, now: Instant) -> Selection<'a> {
+pub fn select<'a>(
+    routes: &'a [Route],
+    tried: &[usize],
+    health: &HealthTracker,
+    now: Instant,
+) -> Selection<'a> {
     let configured: Vec<&Route> = routes.iter().filter(|r| r.provider.configured).collect();
     if configured.is_empty() {
         return Selection::Unconfigured;
@@ -26,7 +33,11 @@ pub fn select<'a>(routes: &'a [Route], tried: &[usize], health: &HealthTracker, 
         .copied()
         .filter(|r| !tried.contains(&r.deployment))
         .collect();
-    let pool = if untried.is_empty() { configured } else { untried };
+    let pool = if untried.is_empty() {
+        configured
+    } else {
+        untried
+    };
     let mut soonest: Option<Duration> = None;
     let mut candidates: Vec<&Route> = Vec::with_capacity(pool.len());
     for route in pool {

@@ -18,8 +18,17 @@ impl Fault {
         for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
             let ok = match key.trim() {
-                "status" => value.trim().parse().ok().filter(|s| (100..=599).contains(s)).map(|s| fault.status = Some(s)),
-                "delay_ms" => value.trim().parse().ok().map(|d: u64| fault.delay_ms = d.min(600_000)),
+                "status" => value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+                    .map(|s| fault.status = Some(s)),
+                "delay_ms" => value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .map(|d: u64| fault.delay_ms = d.min(600_000)),
                 "cut_after" => value.trim().parse().ok().map(|n| fault.cut_after = Some(n)),
                 "reset" => {
                     fault.reset = true;
@@ -43,9 +52,17 @@ impl Fault {
             return Some(broken_connection(model));
         }
         let status = self.status.filter(|s| !(200..300).contains(s))?;
-        let body = format!(r#"{{"error":{{"message":"Mock fault: HTTP {status} as requested by x-mock-fault.","type":"mock_fault","code":null}}}}"#);
-        let retry_after = (status == 429 || status == 503).then_some(std::time::Duration::from_secs(1));
-        Some(crate::openai::map_error(status, body.as_bytes(), retry_after, model))
+        let body = format!(
+            r#"{{"error":{{"message":"Mock fault: HTTP {status} as requested by x-mock-fault.","type":"mock_fault","code":null}}}}"#
+        );
+        let retry_after =
+            (status == 429 || status == 503).then_some(std::time::Duration::from_secs(1));
+        Some(crate::openai::map_error(
+            status,
+            body.as_bytes(),
+            retry_after,
+            model,
+        ))
     }
 }
 

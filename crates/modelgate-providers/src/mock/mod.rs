@@ -23,12 +23,16 @@ pub async fn chat(call: &ChatCall<'_>) -> Result<ChatResponse, UpstreamError> {
     }
     let answer = Answer::for_call(call);
     if call.request.is_stream() {
-        return Ok(ChatResponse::Stream(answer.into_stream(call.canonical_model, fault.cut_after)));
+        return Ok(ChatResponse::Stream(
+            answer.into_stream(call.canonical_model, fault.cut_after),
+        ));
     }
     if fault.cut_after.is_some() {
         return Err(fault::broken_connection(call.canonical_model));
     }
-    Ok(ChatResponse::Complete(answer.into_completion(call.canonical_model)))
+    Ok(ChatResponse::Complete(
+        answer.into_completion(call.canonical_model),
+    ))
 }
 
 struct Answer {
@@ -40,7 +44,12 @@ struct Answer {
 
 impl Answer {
     fn for_call(call: &ChatCall<'_>) -> Answer {
-        let prompt_words: usize = call.request.messages.iter().map(|m| m.text().split_whitespace().count()).sum();
+        let prompt_words: usize = call
+            .request
+            .messages
+            .iter()
+            .map(|m| m.text().split_whitespace().count())
+            .sum();
         let last_user = call
             .request
             .messages
@@ -64,7 +73,9 @@ impl Answer {
         let reasoning = call
             .effort
             .map(|e| format!("Reasoning at {} effort.", e.as_str()));
-        let reasoning_words = reasoning.as_deref().map_or(0, |r| r.split_whitespace().count());
+        let reasoning_words = reasoning
+            .as_deref()
+            .map_or(0, |r| r.split_whitespace().count());
         let usage = Usage::new(prompt_words as u64, (words.len() + reasoning_words) as u64);
         Answer {
             reasoning,
@@ -102,7 +113,8 @@ impl Answer {
             created: modelgate_core::time_fmt::now_unix(),
             model: model.to_owned(),
         };
-        let mut items: Vec<Result<ChatCompletionChunk, UpstreamError>> = Vec::with_capacity(self.words.len() + 4);
+        let mut items: Vec<Result<ChatCompletionChunk, UpstreamError>> =
+            Vec::with_capacity(self.words.len() + 4);
         items.push(Ok(template.delta(Delta {
             role: Some("assistant".into()),
             content: Some(String::new()),

@@ -8,7 +8,12 @@ use modelgate_core::GatewayError;
 use serde_json::Value;
 use std::time::Duration;
 
-pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>, model: &str) -> UpstreamError {
+pub fn map_error(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    model: &str,
+) -> UpstreamError {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let err = parsed.get("error").unwrap_or(&parsed);
     let text = |k: &str| err.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
@@ -66,7 +71,12 @@ pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>, model:
 
 /// `retry-after-ms` (exact) or `retry-after` in seconds.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_millis(ms as u64));
@@ -89,18 +99,52 @@ mod tests {
     #[test]
     fn table() {
         let cases: &[(u16, &str, u16, &str)] = &[
-            (400, r#"{"error":{"message":"This model's maximum context length is 8 tokens","code":"context_length_exceeded"}}"#, 413, "request_too_large"),
-            (400, r#"{"error":{"message":"bad temperature","param":"temperature"}}"#, 400, "invalid_request_error"),
-            (401, r#"{"error":{"message":"Incorrect API key provided: sk-secret123","code":"invalid_api_key"}}"#, 502, "provider_error"),
-            (404, r#"{"error":{"message":"The model x does not exist"}}"#, 502, "provider_error"),
-            (429, r#"{"error":{"message":"quota","code":"insufficient_quota"}}"#, 502, "provider_error"),
-            (429, r#"{"error":{"message":"slow down"}}"#, 429, "rate_limit_exceeded"),
+            (
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 8 tokens","code":"context_length_exceeded"}}"#,
+                413,
+                "request_too_large",
+            ),
+            (
+                400,
+                r#"{"error":{"message":"bad temperature","param":"temperature"}}"#,
+                400,
+                "invalid_request_error",
+            ),
+            (
+                401,
+                r#"{"error":{"message":"Incorrect API key provided: sk-secret123","code":"invalid_api_key"}}"#,
+                502,
+                "provider_error",
+            ),
+            (
+                404,
+                r#"{"error":{"message":"The model x does not exist"}}"#,
+                502,
+                "provider_error",
+            ),
+            (
+                429,
+                r#"{"error":{"message":"quota","code":"insufficient_quota"}}"#,
+                502,
+                "provider_error",
+            ),
+            (
+                429,
+                r#"{"error":{"message":"slow down"}}"#,
+                429,
+                "rate_limit_exceeded",
+            ),
             (500, "not json", 502, "provider_error"),
             (503, "{}", 502, "provider_error"),
         ];
         for (status, body, want_status, want_type) in cases {
             let e = map(*status, body).error;
-            assert_eq!((e.status(), e.error_type()), (*want_status, *want_type), "{status} {body}");
+            assert_eq!(
+                (e.status(), e.error_type()),
+                (*want_status, *want_type),
+                "{status} {body}"
+            );
             assert!(!e.message().contains("sk-secret"), "{}", e.message());
         }
     }

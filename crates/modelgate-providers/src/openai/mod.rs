@@ -17,7 +17,10 @@ use modelgate_core::GatewayError;
 /// misbehaving upstream.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-pub async fn chat(client: &reqwest::Client, call: &ChatCall<'_>) -> Result<ChatResponse, UpstreamError> {
+pub async fn chat(
+    client: &reqwest::Client,
+    call: &ChatCall<'_>,
+) -> Result<ChatResponse, UpstreamError> {
     let spec = &call.route.provider;
     let body = request::to_native(call)?;
     let mut builder = client

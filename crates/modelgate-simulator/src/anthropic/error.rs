@@ -17,13 +17,19 @@ fn by_status(status: u16, model: &str) -> (&'static str, String) {
     let (kind, message) = match status {
         400 => ("invalid_request_error", "Invalid request (simulated)."),
         401 => ("authentication_error", "invalid x-api-key"),
-        402 => ("billing_error", "Your credit balance is too low to access the Anthropic API."),
+        402 => (
+            "billing_error",
+            "Your credit balance is too low to access the Anthropic API.",
+        ),
         403 => (
             "permission_error",
             "Your API key does not have permission to use the specified resource.",
         ),
         404 => return ("not_found_error", format!("model: {model}")),
-        413 => ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+        413 => (
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+        ),
         429 => (
             "rate_limit_error",
             "This request would exceed the rate limit for your organization of 50 requests per \
@@ -55,7 +61,9 @@ pub(crate) fn fault(f: &Failure<'_>) -> (u16, Value) {
              Billing to upgrade or purchase credits."
                 .to_string(),
         )),
-        Some("invalid_api_key") => Some((401, "authentication_error", "invalid x-api-key".to_string())),
+        Some("invalid_api_key") => {
+            Some((401, "authentication_error", "invalid x-api-key".to_string()))
+        }
         Some("model_not_found") => Some((404, "not_found_error", format!("model: {}", f.model))),
         Some("rate_limit_exceeded") => Some((429, by_status(429, "").0, by_status(429, "").1)),
         _ => None,

@@ -11,7 +11,11 @@ pub(crate) fn body(code: u16, status: &str, message: &str) -> Value {
 
 /// The real answer to a wrong or missing key: 400, not 401.
 pub(crate) fn api_key_invalid() -> Value {
-    let mut b = body(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.");
+    let mut b = body(
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+    );
     b["error"]["details"] = json!([{
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         "reason": "API_KEY_INVALID",
@@ -50,8 +54,14 @@ fn by_status(status: u16, model: &str) -> (&'static str, String) {
             "An internal error has occurred. Please retry or report in \
              https://developers.generativeai.google/guide/troubleshooting",
         ),
-        503 => ("UNAVAILABLE", "The model is overloaded. Please try again later."),
-        504 => ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+        503 => (
+            "UNAVAILABLE",
+            "The model is overloaded. Please try again later.",
+        ),
+        504 => (
+            "DEADLINE_EXCEEDED",
+            "Deadline expired before operation could complete.",
+        ),
         s if s >= 500 => ("UNKNOWN", "An unknown error occurred."),
         _ => ("FAILED_PRECONDITION", "Precondition check failed."),
     };
@@ -90,7 +100,12 @@ pub(crate) fn fault(f: &Failure<'_>) -> (u16, Value) {
     let status = f.status.unwrap_or(status);
     let known = matches!(
         f.code,
-        Some("context_length_exceeded" | "insufficient_quota" | "rate_limit_exceeded" | "model_not_found")
+        Some(
+            "context_length_exceeded"
+                | "insufficient_quota"
+                | "rate_limit_exceeded"
+                | "model_not_found"
+        )
     );
     let name = if known { name } else { f.code.unwrap_or(name) };
     let mut b = body(status, name, &message);

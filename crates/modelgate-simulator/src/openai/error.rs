@@ -53,14 +53,26 @@ fn known_code(code: &str, model: &str) -> Option<Shape> {
 
 fn by_status(status: u16, model: &str) -> Shape {
     let (kind, message, code) = match status {
-        400 => ("invalid_request_error", "Invalid request (simulated).".to_string(), None),
-        401 => ("invalid_request_error", incorrect_key("sk-sim"), Some("invalid_api_key")),
+        400 => (
+            "invalid_request_error",
+            "Invalid request (simulated).".to_string(),
+            None,
+        ),
+        401 => (
+            "invalid_request_error",
+            incorrect_key("sk-sim"),
+            Some("invalid_api_key"),
+        ),
         403 => (
             "request_forbidden",
             "Country, region, or territory not supported".to_string(),
             Some("unsupported_country_region_territory"),
         ),
-        404 => ("invalid_request_error", no_model(model), Some("model_not_found")),
+        404 => (
+            "invalid_request_error",
+            no_model(model),
+            Some("model_not_found"),
+        ),
         429 => ("requests", rate_limited(model), Some("rate_limit_exceeded")),
         500 => (
             "server_error",
@@ -75,7 +87,11 @@ fn by_status(status: u16, model: &str) -> Shape {
         ),
         504 => ("server_error", "Request timed out.".to_string(), None),
         s if s >= 500 => ("server_error", format!("Simulated server error {s}."), None),
-        s => ("invalid_request_error", format!("Simulated error {s}."), None),
+        s => (
+            "invalid_request_error",
+            format!("Simulated error {s}."),
+            None,
+        ),
     };
     Shape {
         status,
@@ -100,14 +116,24 @@ pub(crate) fn fault(f: &Failure<'_>) -> (u16, Value) {
             shape
         }
     };
-    let body = body(&shape.message, shape.kind, shape.param, shape.code.as_deref());
+    let body = body(
+        &shape.message,
+        shape.kind,
+        shape.param,
+        shape.code.as_deref(),
+    );
     (shape.status, body)
 }
 
 /// OpenAI shows the key's first 3 and last 4 characters.
 pub(crate) fn incorrect_key(key: &str) -> String {
     let shown = if key.len() > 8 && key.is_ascii() {
-        format!("{}{}{}", &key[..3], "*".repeat(key.len() - 7), &key[key.len() - 4..])
+        format!(
+            "{}{}{}",
+            &key[..3],
+            "*".repeat(key.len() - 7),
+            &key[key.len() - 4..]
+        )
     } else {
         "*".repeat(key.chars().count().max(4))
     };

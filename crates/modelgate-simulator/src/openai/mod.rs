@@ -44,7 +44,11 @@ pub(crate) async fn chat(req: Req) -> Response {
         seq: active.seq,
     };
     if !prompt.stream {
-        return body::json(&response::completion(&meta, &a), &active, headers(active.seq));
+        return body::json(
+            &response::completion(&meta, &a),
+            &active,
+            headers(active.seq),
+        );
     }
     let events = if active.garbage {
         vec![body::Event::content("data: {not json\n\n")]
@@ -67,7 +71,11 @@ pub(crate) async fn embeddings(req: Req) -> Response {
     let Ok(e) = parsed else {
         return errors::invalid_request(Provider::OpenAi, "invalid request");
     };
-    body::json(&embeddings::response(&e, &e.model), &active, headers(active.seq))
+    body::json(
+        &embeddings::response(&e, &e.model),
+        &active,
+        headers(active.seq),
+    )
 }
 
 /// The fixed model list; `GET` carries no model, so only key checks apply.
@@ -80,5 +88,9 @@ pub(crate) async fn models(req: Req) -> Response {
         .iter()
         .map(|id| json!({ "id": id, "object": "model", "created": 1_715_367_049, "owned_by": "system" }))
         .collect();
-    body::json(&json!({ "object": "list", "data": data }), &active, headers(active.seq))
+    body::json(
+        &json!({ "object": "list", "data": data }),
+        &active,
+        headers(active.seq),
+    )
 }

@@ -64,7 +64,9 @@ pub(crate) fn parse_embeddings(body: &Value) -> Result<EmbeddingsRequest, String
     let inputs = match body.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
         // A flat array of integers is one pre-tokenised input.
-        Some(v @ Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_number) => {
+        Some(v @ Value::Array(items))
+            if !items.is_empty() && items.iter().all(Value::is_number) =>
+        {
             vec![input_text(v)?]
         }
         Some(Value::Array(items)) => items.iter().map(input_text).collect::<Result<_, _>>()?,

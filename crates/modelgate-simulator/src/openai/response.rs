@@ -42,7 +42,8 @@ fn call_id(seq: u64) -> String {
 }
 
 pub(crate) fn completion(meta: &Meta<'_>, a: &Answer) -> Value {
-    let mut message = json!({ "role": "assistant", "content": a.text(), "refusal": null, "annotations": [] });
+    let mut message =
+        json!({ "role": "assistant", "content": a.text(), "refusal": null, "annotations": [] });
     if let Some(call) = &a.tool_call {
         message["content"] = Value::Null;
         message["tool_calls"] = json!([{
@@ -96,11 +97,15 @@ pub(crate) fn chunks(meta: &Meta<'_>, a: &Answer, include_usage: bool) -> Vec<Ev
             None,
         )));
         for piece in fragments(&call.args().to_string()) {
-            let delta = json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] });
+            let delta =
+                json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] });
             events.push(Event::content(chunk(delta, None)));
         }
     } else {
-        events.push(Event::meta(chunk(json!({ "role": "assistant", "content": "", "refusal": null }), None)));
+        events.push(Event::meta(chunk(
+            json!({ "role": "assistant", "content": "", "refusal": null }),
+            None,
+        )));
         for piece in a.pieces() {
             events.push(Event::content(chunk(json!({ "content": piece }), None)));
         }

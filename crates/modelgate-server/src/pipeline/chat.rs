@@ -1,0 +1,373 @@
+//! POST /v1/chat/completions after admission: dispatch (plain or streamed), response,
+//! settlement into the usage record. The work runs in a tracked task so that a client
+//! that disconnects is still billed for what was produced (DESIGN §4).
+
+use super::dispatch::{with_retries, Attempts};
+use super::headers::{deprecation, server_timing};
+use super::record::Record;
+use crate::error_response::error_response;
+use crate::sse;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, StatusCode};
+use modelgate_core::catalog::{Model, Resolved};
+use modelgate_core::money::NanoUsd;
+use modelgate_core::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
+use modelgate_core::GatewayError;
+use modelgate_providers::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+pub struct ChatJob {
+    pub state: AppState,
+    pub record: Record,
+    pub resolved: Resolved,
+    pub request: ChatCompletionRequest,
+    pub mock_fault: Option<String>,
+}
+
+pub async fn run(job: ChatJob) -> Response {
+    let (tx, rx) = oneshot::channel();
+    let tasks = job.state.tasks.clone();
+    if job.request.is_stream() {
+        tasks.spawn(stream_task(job, tx));
+    } else {
+        tasks.spawn(async move {
+            let _ = tx.send(complete(job).await);
+        });
+    }
+    rx.await.unwrap_or_else(|_| {
+        error_response(&GatewayError::internal(
+            "the request task ended without an answer",
+        ))
+    })
+}
+
+pub fn cost_of(model: &Model, usage: &Usage) -> NanoUsd {
+    let p = &model.pricing;
+    p.input
+        .cost(usage.prompt_tokens)
+        .saturating_add(p.output.cost(usage.completion_tokens))
+}
+
+/// One upstream attempt of either kind.
+async fn call_upstream(
+    job: &ChatJob,
+    route: &modelgate_core::catalog::Route,
+) -> Result<ChatResponse, UpstreamError> {
+    let call = ChatCall {
+        route,
+        request: &job.request,
+        canonical_model: &job.resolved.model.id,
+        effort: job.resolved.effort,
+        max_output_tokens: None,
+        mock_fault: job.mock_fault.as_deref(),
+    };
+    job.state.providers.chat(call).await
+}
+
+async fn complete(job: ChatJob) -> Response {
+    let mut progress = Attempts::default();
+    let result = with_retries(&job.state, &job.resolved.model, &mut progress, |route| {
+        let job = &job;
+        async move {
+            match call_upstream(job, &route).await? {
+                ChatResponse::Complete(c) => Ok(c),
+                ChatResponse::Stream(_) => Err(UpstreamError::fatal(GatewayError::internal(
+                    "a stream answered a plain request",
+                ))),
+            }
+        }
+    })
+    .await;
+    let ChatJob {
+        state,
+        mut record,
+        resolved,
+        ..
+    } = job;
+    record.inner.attempts = progress.count;
+    record.inner.provider = progress.provider.clone();
+    let completion: ChatCompletion = match result {
+        Ok(d) => d.value,
+        Err(e) => {
+            let resp = error_response(&e);
+            record.finish(&state, e.status(), Some(&e)).await;
+            return resp;
+        }
+    };
+    let usage = completion.usage.clone().unwrap_or_default();
+    let cost = cost_of(&resolved.model, &usage);
+    record.set_usage(&usage, cost);
+    let body = match serde_json::to_vec(&completion) {
+        Ok(b) => b,
+        Err(e) => {
+            let e = GatewayError::internal(e);
+            record.finish(&state, 500, Some(&e)).await;
+            return error_response(&e);
+        }
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&cost.to_usd_string()) {
+        h.insert("x-modelgate-cost-usd", v);
+    }
+    server_timing(record.started.elapsed(), progress.upstream_time, h);
+    deprecation(&resolved.model, h);
+    record.finish(&state, 200, None).await;
+    resp
+}
+
+/// The opening of a stream: chunks up to and including the first content chunk.
+struct Opened {
+    head: Vec<ChatCompletionChunk>,
+    rest: Option<ChunkStream>,
+}
+
+async fn open_stream(
+    job: &ChatJob,
+    route: modelgate_core::catalog::Route,
+) -> Result<Opened, UpstreamError> {
+    let deadline = tokio::time::Instant::now() + route.provider.first_byte_timeout;
+    let mut stream = match call_upstream(job, &route).await? {
+        ChatResponse::Stream(s) => s,
+        ChatResponse::Complete(_) => {
+            return Err(UpstreamError::fatal(GatewayError::internal(
+                "a plain answer to a stream request",
+            )))
+        }
+    };
+    let mut head = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return Err(UpstreamError::retriable(GatewayError::Timeout {
+                    model: job.resolved.model.id.clone(),
+                }))
+            }
+            Ok(None) => return Ok(Opened { head, rest: None }),
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(Some(Ok(chunk))) => {
+                let opened =
+                    chunk.has_content() || chunk.choices.iter().any(|c| c.finish_reason.is_some());
+                head.push(chunk);
+                if opened {
+                    return Ok(Opened {
+                        head,
+                        rest: Some(stream),
+                    });
+                }
+            }
+        }
+    }
+}
+
+type Commit = oneshot::Sender<Response>;
+
+async fn stream_task(job: ChatJob, commit: Commit) {
+    let keepalive = Duration::from_millis(job.state.config.retry.stream_keepalive_ms.max(1));
+    let (body_tx, body_rx) = mpsc::channel::<Bytes>(64);
+    let mut commit = Some((commit, body_rx));
+    let mut progress = Attempts::default();
+    let opened = {
+        let open = with_retries(&job.state, &job.resolved.model, &mut progress, |route| {
+            open_stream(&job, route)
+        });
+        tokio::pin!(open);
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        loop {
+            tokio::select! {
+                r = &mut open => break r,
+                _ = ticker.tick() => {
+                    // §5: no token yet: commit the 200 and keep the connection alive.
+                    if let Some((tx, rx)) = commit.take() {
+                        let _ = tx.send(sse_response(rx, &job.resolved.model, None));
+                    }
+                    let _ = body_tx.send(Bytes::from_static(sse::KEEPALIVE)).await;
+                }
+            }
+        }
+    };
+    let ChatJob {
+        state,
+        mut record,
+        resolved,
+        request,
+        ..
+    } = job;
+    record.inner.attempts = progress.count;
+    record.inner.provider = progress.provider.clone();
+    let opened = match opened {
+        Ok(d) => d.value,
+        Err(e) => {
+            match commit.take() {
+                Some((tx, _)) => {
+                    let _ = tx.send(error_response(&e));
+                    record.finish(&state, e.status(), Some(&e)).await;
+                }
+                None => {
+                    let _ = body_tx.send(error_event(&e, NanoUsd::ZERO, 0)).await;
+                    let _ = body_tx.send(Bytes::from_static(sse::DONE)).await;
+                    record.finish(&state, 200, Some(&e)).await;
+                }
+            }
+            return;
+        }
+    };
+    if let Some((tx, rx)) = commit.take() {
+        let timing = (record.started.elapsed(), progress.upstream_time);
+        let _ = tx.send(sse_response(rx, &resolved.model, Some(timing)));
+    }
+    let mut relay = Relay {
+        tx: body_tx,
+        model: Arc::clone(&resolved.model),
+        wants_usage: request.wants_usage(),
+        usage: None,
+        content_chunks: 0,
+        client_gone: false,
+    };
+    let failure = relay.run(opened).await;
+    let usage = relay
+        .usage
+        .clone()
+        .unwrap_or_else(|| estimate_usage(&request, relay.content_chunks));
+    let cost = cost_of(&resolved.model, &usage);
+    record.set_usage(&usage, cost);
+    match failure {
+        None => {
+            if !relay.client_gone {
+                let _ = relay.tx.send(Bytes::from_static(sse::DONE)).await;
+            }
+            record.finish(&state, 200, None).await;
+        }
+        Some(e) => {
+            let _ = relay
+                .tx
+                .send(error_event(&e, cost, usage.completion_tokens))
+                .await;
+            let _ = relay.tx.send(Bytes::from_static(sse::DONE)).await;
+            record.finish(&state, 200, Some(&e)).await;
+        }
+    }
+}
+
+/// Forwards chunks to the client, keeping the usage for billing.
+struct Relay {
+    tx: mpsc::Sender<Bytes>,
+    model: Arc<Model>,
+    wants_usage: bool,
+    usage: Option<Usage>,
+    content_chunks: u64,
+    client_gone: bool,
+}
+
+impl Relay {
+    async fn run(&mut self, opened: Opened) -> Option<GatewayError> {
+        for chunk in opened.head {
+            if !self.forward(chunk).await {
+                return None;
+            }
+        }
+        let mut rest = opened.rest?;
+        while let Some(item) = rest.next().await {
+            match item {
+                Ok(chunk) => {
+                    if !self.forward(chunk).await {
+                        return None;
+                    }
+                }
+                Err(e) => return Some(e.error),
+            }
+        }
+        None
+    }
+
+    /// Sends one chunk; false once the client is gone (the upstream is then dropped
+    /// and what was streamed so far is billed).
+    async fn forward(&mut self, mut chunk: ChatCompletionChunk) -> bool {
+        if chunk.has_content() {
+            self.content_chunks += 1;
+        }
+        if let Some(usage) = chunk.usage.take() {
+            let cost = cost_of(&self.model, &usage);
+            self.usage = Some(usage.clone());
+            if self.wants_usage {
+                let mut usage = usage;
+                usage.extra.insert("cost_usd".into(), cost.to_json());
+                chunk.usage = Some(usage);
+            } else if chunk.choices.is_empty() {
+                return true;
+            }
+        }
+        let Ok(json) = serde_json::to_vec(&chunk) else {
+            return true;
+        };
+        if self.tx.send(sse::data_event(&json)).await.is_err() {
+            self.client_gone = true;
+            return false;
+        }
+        true
+    }
+}
+
+/// Without an upstream usage report: the prompt by bytes (a generous bound) and one
+/// token per streamed content chunk.
+fn estimate_usage(request: &ChatCompletionRequest, content_chunks: u64) -> Usage {
+    let prompt_bytes: usize = request.messages.iter().map(|m| m.text().len()).sum();
+    Usage::new(prompt_bytes.div_ceil(4) as u64, content_chunks)
+}
+
+fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Bytes {
+    let mut body = e.to_body();
+    if let Some(err) = body.get_mut("error").and_then(|v| v.as_object_mut()) {
+        let details = err.entry("details").or_insert_with(|| json!({}));
+        if let Some(d) = details.as_object_mut() {
+            d.insert("retryable".into(), json!(e.retriable()));
+            d.insert("billed_usd".into(), billed.to_json());
+            d.insert("completion_tokens".into(), json!(completion_tokens));
+        }
+    }
+    sse::data_event(&serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn sse_response(
+    rx: mpsc::Receiver<Bytes>,
+    job: &ChatJob,
+    timing: Option<(Duration, Duration)>,
+) -> Response {
+    sse_response(rx, &job.resolved.model, timing)
+}
+
+fn sse_response(
+    mut rx: mpsc::Receiver<Bytes>,
+    model: &Model,
+    timing: Option<(Duration, Duration)>,
+) -> Response {
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|o| o.map(Ok::<_, std::convert::Infallible>))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Some((total, upstream)) = timing {
+        server_timing(total, upstream, h);
+    }
+    deprecation(model, h);
+    resp
+}

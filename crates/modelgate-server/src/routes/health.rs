@@ -1,0 +1,27 @@
+//! GET /healthz (the process answers) and GET /readyz (storage reachable).
+
+use crate::error_response::error_response;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use modelgate_core::GatewayError;
+use serde_json::json;
+
+pub async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            error_response(&GatewayError::ProviderUnavailable {
+                model: "-".into(),
+                reason: "the gateway's storage is unreachable.".into(),
+                retry_after: None,
+            })
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! One file per API group.
+
+pub mod account;
+pub mod admin;
+pub mod chat;
+pub mod health;
+pub mod models;
+pub mod unserved;

@@ -1,0 +1,94 @@
+//! Shared state of one gateway process, built once at start.
+
+use crate::auth::AuthCache;
+use crate::tasks::Tasks;
+use crate::usage::UsageSink;
+use modelgate_core::catalog::Catalog;
+use modelgate_core::config::ConfigFile;
+use modelgate_core::router::health::HealthTracker;
+use modelgate_core::secret::Secret;
+use modelgate_providers::Providers;
+use modelgate_store::Store;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct StateOptions {
+    pub config: ConfigFile,
+    pub catalog: Catalog,
+    pub store: Arc<dyn Store>,
+    pub admin_token: Option<Secret>,
+}
+
+pub struct Inner {
+    pub config: ConfigFile,
+    pub catalog: Catalog,
+    pub providers: Providers,
+    pub store: Arc<dyn Store>,
+    pub auth: AuthCache,
+    pub health: HealthTracker,
+    pub admin_token: Option<Secret>,
+    pub usage: UsageSink,
+    pub tasks: Tasks,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Loads the caches and starts the background work (cache refresh, usage writer).
+    pub async fn start(opts: StateOptions) -> Result<AppState, String> {
+        let providers = Providers::new(opts.catalog.providers().map(|p| p.as_ref()))
+            .map_err(|e| e.to_string())?;
+        let health = HealthTracker::new(
+            opts.catalog.deployment_count(),
+            opts.config.health.consecutive_failures,
+            Duration::from_millis(opts.config.health.cooldown_ms),
+        );
+        let tasks = Tasks::default();
+        let usage = UsageSink::start(Arc::clone(&opts.store));
+        let auth = AuthCache::default();
+        auth.install(opts.store.snapshot().await.map_err(|e| e.to_string())?);
+        let state = AppState(Arc::new(Inner {
+            config: opts.config,
+            catalog: opts.catalog,
+            providers,
+            store: opts.store,
+            auth,
+            health,
+            admin_token: opts.admin_token,
+            usage,
+            tasks,
+        }));
+        let weak = Arc::downgrade(&state.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::auth::REFRESH_EVERY);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = inner.auth.refresh(inner.store.as_ref()).await {
+                    tracing::warn!(error = %e, "refreshing the key cache failed; serving the last one");
+                }
+            }
+        });
+        Ok(state)
+    }
+
+    /// Applies a change made through this instance at once (others poll).
+    pub async fn refresh_now(&self) {
+        if let Err(e) = self.auth.refresh(self.store.as_ref()).await {
+            tracing::warn!(error = %e, "refreshing the key cache failed");
+        }
+    }
+
+    pub fn docs_base_url(&self) -> Option<&str> {
+        self.config.server.docs_base_url.as_deref()
+    }
+}
