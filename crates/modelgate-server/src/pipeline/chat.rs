@@ -341,14 +341,6 @@ fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Byt
 }
 
 fn sse_response(
-    rx: mpsc::Receiver<Bytes>,
-    job: &ChatJob,
-    timing: Option<(Duration, Duration)>,
-) -> Response {
-    sse_response(rx, &job.resolved.model, timing)
-}
-
-fn sse_response(
     mut rx: mpsc::Receiver<Bytes>,
     model: &Model,
     timing: Option<(Duration, Duration)>,
