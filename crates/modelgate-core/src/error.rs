@@ -236,10 +236,11 @@ impl GatewayError {
                 format!("The model \"{model}\" is not available to {who}. Ask your administrator for access, or use a model listed by GET /v1/models.")
             }
             Self::ModelNotFound { model, suggestions } => {
-                let mut msg = format!("The model \"{model}\" does not exist. Use a canonical ID of the form provider/model (GET /api/models lists them).");
+                let mut msg = format!("The model \"{model}\" does not exist.");
                 if !suggestions.is_empty() {
-                    msg.push_str(&format!(" Did you mean \"{}\"?", suggestions.join("\", \"")));
+                    msg.push_str(&format!(" Did you mean \"{}\"?", suggestions.join("\" or \"")));
                 }
+                msg.push_str(" Use a canonical ID of the form provider/model (GET /api/models lists them).");
                 msg
             }
             Self::ModelRetired {

@@ -7,6 +7,7 @@ use http_body_util::{BodyExt, Limited};
 use modelgate_core::openai::parse_json_body;
 use modelgate_core::GatewayError;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), GatewayError> {
     let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
@@ -28,6 +29,11 @@ pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), GatewayError> 
     }
 }
 
+/// How much of an oversized body is read and discarded so that the client, still
+/// uploading, gets to read the 413 instead of a broken pipe.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
@@ -37,19 +43,37 @@ pub async fn read_body(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let too_large = GatewayError::BodyTooLarge { limit_bytes: limit };
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(GatewayError::BodyTooLarge { limit_bytes: limit });
+        drain(body).await;
+        return Err(too_large);
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(GatewayError::BodyTooLarge { limit_bytes: limit })
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(GatewayError::invalid(
+                "The request body could not be read completely. Resend the request.",
+                None,
+            ));
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                drain(body).await;
+                return Err(too_large);
+            }
+            buf.extend_from_slice(&data);
         }
-        Err(_) => Err(GatewayError::invalid(
-            "The request body could not be read completely. Resend the request.",
-            None,
-        )),
     }
+    Ok(buf.freeze())
+}
+
+async fn drain(body: Body) {
+    let mut body = Limited::new(body, DRAIN_LIMIT);
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(_)) = body.frame().await {}
+    })
+    .await;
 }
 
 pub async fn read_json<T: DeserializeOwned>(

@@ -55,8 +55,7 @@ impl Fault {
         let body = format!(
             r#"{{"error":{{"message":"Mock fault: HTTP {status} as requested by x-mock-fault.","type":"mock_fault","code":null}}}}"#
         );
-        let retry_after =
-            (status == 429 || status == 503).then_some(std::time::Duration::from_secs(1));
+        let retry_after = (status == 429).then_some(std::time::Duration::from_secs(1));
         Some(crate::openai::map_error(
             status,
             body.as_bytes(),

@@ -48,7 +48,7 @@ enum Command {
     },
     /// Administer accounts, keys, credits and usage on the configured database.
     Admin {
-        #[arg(long)]
+        #[arg(long, global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: admin::AdminCommand,

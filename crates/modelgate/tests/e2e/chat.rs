@@ -1,0 +1,209 @@
+//! Chat completions through the simulator and the built-in mock, plain and streamed.
+
+use crate::common::*;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Reads an SSE body into its `data:` payloads, with the arrival time of each.
+pub async fn sse_events(resp: reqwest::Response) -> Vec<(Instant, String)> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            for line in event.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    out.push((Instant::now(), data.to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn content(events: &[(Instant, String)]) -> String {
+    events
+        .iter()
+        .filter(|(_, d)| d != "[DONE]")
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn plain_completion_rewrites_the_model_and_passes_unknown_fields() {
+    let gw = Gateway::start("").await;
+    let r = gw
+        .chat(json!({"model": "sim/gpt-4o", "messages": user("hello from the test [[sim:id=plain]]"), "temperature": 0.2, "vendor_flag": {"x": 1}}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let timing = h["server-timing"].to_str().unwrap();
+    assert!(
+        timing.starts_with("gateway;dur=") && timing.contains("upstream;dur="),
+        "{timing}"
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["model"], "sim/gpt-4o");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "hello from the test");
+    assert_eq!(v["usage"]["prompt_tokens"], 4);
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+    // 4 input tokens at $1/Mtok + 4 output at $2/Mtok.
+    assert_eq!(h["x-modelgate-cost-usd"], "0.000012");
+
+    let sent = gw.sim().requests_with_id("plain");
+    assert_eq!(sent.len(), 1);
+    let body = &sent[0].body;
+    assert_eq!(
+        body["model"], "gpt-4o",
+        "the upstream gets its own model name"
+    );
+    assert_eq!(body["vendor_flag"], json!({"x": 1}));
+    assert_eq!(body["temperature"], 0.2);
+    let auth = sent[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone());
+    assert_eq!(auth.as_deref(), Some(format!("Bearer {SIM_KEY}").as_str()));
+    assert!(
+        !sent[0].headers.iter().any(|(_, v)| v.contains(&gw.key)),
+        "the client's key never goes upstream"
+    );
+}
+
+#[tokio::test]
+async fn streamed_chunks_arrive_before_the_upstream_finishes() {
+    let gw = Gateway::start("").await;
+    let text = "one two three four five six [[sim:chunk_delay_ms=150,id=slow]]";
+    let r = gw
+        .chat(json!({"model": "sim/gpt-4o", "stream": true, "messages": user(text)}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let events = sse_events(r).await;
+    let first_content = events
+        .iter()
+        .find(|(_, d)| d.contains("\"content\":\"one "))
+        .map(|(t, _)| *t)
+        .unwrap();
+    let last = events.last().unwrap().0;
+    // Five more words follow at 150 ms each: unbuffered relay shows the gap.
+    assert!(
+        last.duration_since(first_content) >= Duration::from_millis(500),
+        "chunks were buffered"
+    );
+    assert_eq!(content(&events), "one two three four five six");
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    for (_, d) in &events[..events.len() - 1] {
+        let v: Value = serde_json::from_str(d).unwrap();
+        assert_eq!(v["model"], "sim/gpt-4o");
+        assert!(
+            v.get("usage").is_none() || v["usage"].is_null(),
+            "no usage chunk unless asked: {d}"
+        );
+    }
+    // The gateway always asks the upstream for usage, for billing.
+    let sent = gw.sim().requests_with_id("slow");
+    assert_eq!(sent[0].body["stream_options"]["include_usage"], true);
+}
+
+#[tokio::test]
+async fn stream_usage_chunk_carries_cost_when_asked() {
+    let gw = Gateway::start("").await;
+    let r = gw
+        .chat(json!({"model": "sim/gpt-4o", "stream": true, "stream_options": {"include_usage": true}, "messages": user("a b c")}))
+        .await;
+    let events = sse_events(r).await;
+    let usage_chunk: Value = serde_json::from_str(&events[events.len() - 2].1).unwrap();
+    assert_eq!(usage_chunk["choices"], json!([]));
+    assert_eq!(usage_chunk["usage"]["prompt_tokens"], 3);
+    assert_eq!(usage_chunk["usage"]["completion_tokens"], 3);
+    assert_eq!(usage_chunk["usage"]["cost_usd"], 0.000009);
+}
+
+#[tokio::test]
+async fn mock_provider_echoes_and_honours_faults() {
+    let gw = Gateway::start("").await;
+    let v: Value = gw
+        .chat(json!({"model": "demo/echo", "messages": user("hi there")}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "hi there");
+    let r = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .header("x-mock-fault", "status=503")
+        .json(&json!({"model": "demo/echo", "messages": user("x")}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 502, "provider_error").await;
+    let records = gw.usage(&gw.key, 2).await;
+    let failed = records.iter().find(|r| r["status"] == 502).unwrap();
+    assert_eq!(
+        failed["attempts"], 4,
+        "three retries after the first attempt"
+    );
+    assert_eq!(failed["error_type"], "provider_error");
+    assert_eq!(failed["cost_usd"], 0.0);
+}
+
+#[tokio::test]
+async fn mid_stream_failure_ends_with_an_error_event() {
+    let gw = Gateway::start("").await;
+    let r = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .header("x-mock-fault", "cut_after=2")
+        .json(&json!({"model": "demo/echo", "stream": true, "messages": user("w1 w2 w3 w4")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events = sse_events(r).await;
+    assert_eq!(content(&events), "w1 w2 ");
+    let err: Value = serde_json::from_str(&events[events.len() - 2].1).unwrap();
+    assert_eq!(err["error"]["type"], "provider_error");
+    assert_eq!(err["error"]["details"]["retryable"], true);
+    assert_eq!(err["error"]["details"]["completion_tokens"], 2);
+    assert!(err["error"]["details"]["billed_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+}
+
+#[tokio::test]
+async fn usage_records_cover_refusals_and_answers() {
+    let gw = Gateway::start("").await;
+    gw.chat(json!({"model": "nope/nope", "messages": user("x")}))
+        .await;
+    let r = gw
+        .chat(json!({"model": "demo/echo", "messages": user("one two")}))
+        .await;
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let records = gw.usage(&gw.key, 2).await;
+    let ok = records
+        .iter()
+        .find(|r| r["request_id"] == request_id.as_str())
+        .unwrap();
+    assert_eq!(ok["status"], 200);
+    assert_eq!(ok["model"], "demo/echo");
+    assert_eq!(ok["provider"], "mock");
+    assert_eq!(ok["prompt_tokens"], 2);
+    assert_eq!(ok["attempts"], 1);
+    assert!(ok["created_at"].as_str().unwrap().ends_with('Z'));
+    let refused = records.iter().find(|r| r["status"] == 404).unwrap();
+    assert_eq!(refused["error_type"], "model_not_found");
+    assert_eq!(refused["attempts"], 0);
+}

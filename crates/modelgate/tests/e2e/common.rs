@@ -1,0 +1,293 @@
+//! The harness: the real `modelgate` binary on a loopback port, a fresh SQLite file
+//! and temp dir per gateway, and the project's simulator as the upstream.
+
+use modelgate_simulator::{Simulator, SimulatorConfig};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const SIM_KEY: &str = "sk-sim-test-secret-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("modelgate-e2e-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Gateway {
+    child: Child,
+    pub addr: SocketAddr,
+    pub key: String,
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+    pub http: reqwest::Client,
+    pub sim: Option<Simulator>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Models served by the simulator; `extra` is appended to the config file.
+pub fn sim_config(sim: &Simulator, extra: &str) -> String {
+    let retry = if extra.contains("[retry]") {
+        ""
+    } else {
+        "[retry]\nbase_delay_ms = 1\nmax_delay_ms = 50\n"
+    };
+    format!(
+        r#"
+{retry}
+[[providers]]
+id = "sim"
+kind = "openai"
+base_url = "{base}"
+api_key_env = "SIM_KEY"
+first_byte_timeout_ms = 2000
+
+[[models]]
+id = "sim/gpt-4o"
+name = "Simulated GPT-4o"
+operations = ["chat_completions"]
+context_window = 128000
+max_output_tokens = 4096
+pricing = {{ input_per_mtok = 1.0, output_per_mtok = 2.0 }}
+routes = [{{ provider = "sim", upstream_model = "gpt-4o" }}]
+{extra}
+"#,
+        base = sim.openai_base_url()
+    )
+}
+
+impl Gateway {
+    /// A gateway with the demo models and the simulator-backed `sim/*` models.
+    pub async fn start(extra: &str) -> Gateway {
+        let sim = Simulator::start(
+            "127.0.0.1:0".parse().unwrap(),
+            SimulatorConfig {
+                api_key: Some(SIM_KEY.into()),
+            },
+        )
+        .await
+        .unwrap();
+        let config = sim_config(&sim, extra);
+        let mut gw = Gateway::start_with(&config, &[("SIM_KEY", SIM_KEY)]).await;
+        gw.sim = Some(sim);
+        gw
+    }
+
+    pub async fn start_with(config: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = TempDir::new();
+        let db = dir.0.join("gw.db");
+        let config_path = dir.0.join("modelgate.toml");
+        let text = format!(
+            "[storage]\ndatabase_url = \"sqlite://{}\"\n{config}",
+            db.display()
+        );
+        std::fs::write(&config_path, text).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelgate"));
+        cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config_path)
+            .current_dir(&dir.0)
+            .env("MODELGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut addr = None;
+        let mut key = None;
+        while addr.is_none() || key.is_none() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the gateway did not print its address and demo key within 30 s");
+            if let Some(a) = line.strip_prefix("listening on ") {
+                addr = Some(a.trim().parse().unwrap());
+            }
+            if let Some(k) = line.strip_prefix("demo api key: ") {
+                key = Some(k.trim().to_owned());
+            }
+        }
+        Gateway {
+            child,
+            addr: addr.unwrap(),
+            key: key.unwrap(),
+            dir,
+            config_path,
+            http: reqwest::Client::builder().build().unwrap(),
+            sim: None,
+        }
+    }
+
+    pub fn sim(&self) -> &Simulator {
+        self.sim.as_ref().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn chat(&self, body: Value) -> reqwest::Response {
+        self.post_as(&self.key, "/v1/chat/completions", body).await
+    }
+
+    pub async fn chat_as(&self, key: &str, body: Value) -> reqwest::Response {
+        self.post_as(key, "/v1/chat/completions", body).await
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A new account with `credits` USD and a key for it.
+    pub async fn account_key(
+        &self,
+        credits: f64,
+        account_extra: Value,
+        key_body: Value,
+    ) -> (String, String) {
+        let mut body = json!({"name": "test", "credits_usd": credits});
+        if let (Some(b), Some(extra)) = (body.as_object_mut(), account_extra.as_object()) {
+            for (k, v) in extra {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (status, account) = self
+            .admin(reqwest::Method::POST, "/admin/accounts", Some(body))
+            .await;
+        assert_eq!(status, 201, "{account}");
+        let id = account["id"].as_str().unwrap().to_owned();
+        let (status, key) = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/admin/accounts/{id}/keys"),
+                Some(key_body),
+            )
+            .await;
+        assert_eq!(status, 201, "{key}");
+        (id, key["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Usage records of the key's account, polled until `n` are there (they are
+    /// written in batches off the request path).
+    pub async fn usage(&self, key: &str, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let v: Value = self
+                .http
+                .get(self.url("/api/usage"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let data = v["data"].as_array().cloned().unwrap_or_default();
+            if data.len() >= n {
+                return data;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("fewer than {n} usage records after 5 s");
+    }
+}
+
+/// Asserts the contract's error shape and returns the body.
+pub async fn expect_error(resp: reqwest::Response, status: u16, error_type: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let headers = resp.headers().clone();
+    assert!(headers.contains_key("x-request-id"), "x-request-id missing");
+    let retry = headers
+        .get("x-should-retry")
+        .expect("x-should-retry")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = resp.json().await.expect("a JSON error body");
+    assert_eq!(body["error"]["type"], error_type, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with('.')),
+        "{body}"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only `error` at the top level: {body}"
+    );
+    let retriable = matches!(status, 409 | 429 | 500 | 502 | 503 | 504);
+    assert_eq!(retry, retriable.to_string(), "x-should-retry for {status}");
+    if matches!(status, 429 | 503) {
+        let ra: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&ra));
+        assert!(headers.contains_key("retry-after-ms"));
+    }
+    body
+}
+
+pub fn user(text: &str) -> Value {
+    json!([{"role": "user", "content": text}])
+}

@@ -1,0 +1,211 @@
+//! The error contract at the HTTP layer: auth, routing, bodies, headers.
+
+use crate::common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn unauthorized_in_all_its_forms() {
+    let gw = Gateway::start("").await;
+    let body = json!({"model": "demo/echo", "messages": user("hi")});
+    let url = gw.url("/v1/chat/completions");
+
+    let missing = gw.http.post(&url).json(&body).send().await.unwrap();
+    let b = expect_error(missing, 401, "auth_error").await;
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/dashboard/keys"));
+
+    let malformed = gw
+        .http
+        .post(&url)
+        .header("authorization", "Basic abc")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(malformed, 401, "auth_error").await;
+
+    let unknown = gw
+        .post_as("mg-not-a-real-key", "/v1/chat/completions", body.clone())
+        .await;
+    let b = expect_error(unknown, 401, "auth_error").await;
+    assert_eq!(
+        b["error"]["message"].as_str().unwrap().split('.').next(),
+        Some("Invalid API key")
+    );
+
+    let (_, expired) = gw
+        .account_key(
+            1.0,
+            json!({}),
+            json!({"expires_at": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    let b = expect_error(
+        gw.post_as(&expired, "/v1/chat/completions", body.clone())
+            .await,
+        401,
+        "auth_error",
+    )
+    .await;
+    assert_eq!(b["error"]["details"]["reason"], "expired");
+
+    let (account, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    // Lower-case scheme works (DESIGN §1).
+    let ok = gw
+        .http
+        .post(&url)
+        .header("authorization", format!("bearer {key}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let (_, acct) = gw
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/accounts/{account}"),
+            None,
+        )
+        .await;
+    let key_id = acct["keys"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = gw
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/admin/keys/{key_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Revocation is effective at once on the instance that revokes.
+    let b = expect_error(
+        gw.post_as(&key, "/v1/chat/completions", body).await,
+        401,
+        "auth_error",
+    )
+    .await;
+    assert_eq!(b["error"]["details"]["reason"], "revoked");
+}
+
+#[tokio::test]
+async fn routing_and_body_errors_keep_the_contract() {
+    let gw = Gateway::start("").await;
+    let r = gw.http.get(gw.url("/v1/nowhere")).send().await.unwrap();
+    expect_error(r, 404, "not_found").await;
+
+    let r = gw
+        .http
+        .get(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 405, "invalid_request_error").await;
+
+    let r = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_request_error").await;
+
+    let r = gw.chat(json!({"model": "demo/echo"})).await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("messages"),
+        "{b}"
+    );
+
+    let r = gw
+        .chat(json!({"model": "demo/echo", "messages": user("x"), "max_tokens": "many"}))
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "max_tokens");
+
+    let r = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.key)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 415, "invalid_request_error").await;
+
+    let huge = "x".repeat(21 * 1024 * 1024);
+    let r = gw
+        .chat(json!({"model": "demo/echo", "messages": user(&huge)}))
+        .await;
+    expect_error(r, 413, "request_too_large").await;
+
+    let r = gw
+        .http
+        .get(gw.url("/healthz"))
+        .header("x-big", "y".repeat(70 * 1024))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 431, "invalid_request_error").await;
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_replaced() {
+    let gw = Gateway::start("").await;
+    let r = gw
+        .http
+        .get(gw.url("/healthz"))
+        .header("x-request-id", "client-id-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "client-id-1");
+    let long = "a".repeat(129);
+    let r = gw
+        .http
+        .get(gw.url("/healthz"))
+        .header("x-request-id", &long)
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(id, long);
+    assert!(id.starts_with("req_"));
+    let r = gw.http.get(gw.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn admin_api_needs_the_token() {
+    let gw = Gateway::start("").await;
+    let r = gw
+        .http
+        .post(gw.url("/admin/accounts"))
+        .bearer_auth("wrong")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 401, "auth_error").await;
+    let (status, body) = gw
+        .admin(
+            reqwest::Method::POST,
+            "/admin/accounts",
+            Some(json!({"name": ""})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"]["param"], "name");
+    let (status, body) = gw
+        .admin(reqwest::Method::GET, "/admin/accounts/acct_nope", None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (404, Some("not_found"))
+    );
+}
