@@ -1,4 +1,10 @@
 //! End-to-end tests: the real gateway binary and the simulator, over HTTP on loopback.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness: a failed setup must fail the test loudly"
+)]
 
 mod admin;
 mod catalog;
