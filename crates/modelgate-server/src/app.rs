@@ -88,3 +88,33 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!(panic = detail, "a handler panicked; answered 500");
     error_response(&GatewayError::internal(detail)).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_contract_500() {
+        let app: Router = Router::new()
+            .route("/boom", get(|| async { panic!("kaboom") as &'static str }))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let req = Request::builder()
+            .uri("/boom")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        assert_eq!(resp.headers()["x-should-retry"], "true");
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["type"], "internal_error");
+        assert!(
+            !v["error"]["message"].as_str().unwrap().contains("kaboom"),
+            "causes are logged, never sent"
+        );
+    }
+}

@@ -97,14 +97,27 @@ def test_reasoning_suffix_resolves_to_canonical_model(client):
     assert "high" in reasoning, completion.model_dump_json()
 
 
-def test_reasoning_effort_body_field(client):
-    completion = client.chat.completions.create(
-        model="demo/think", reasoning_effort="low", messages=user("think a little")
+@pytest.mark.parametrize(
+    "effort_kwargs",
+    [
+        pytest.param({"reasoning_effort": "low"}, id="reasoning_effort"),
+        pytest.param({"extra_body": {"reasoning": {"effort": "low"}}}, id="reasoning.effort"),
+    ],
+)
+def test_reasoning_effort_body_field_equals_suffix(client, effort_kwargs):
+    """DESIGN §1: the suffix is equivalent to the body field reasoning.effort (or
+    reasoning_effort), so both must reach the provider like `demo/think:low`."""
+    by_suffix = client.chat.completions.create(model="demo/think:low", messages=user("think a little"))
+    by_field = client.chat.completions.create(
+        model="demo/think", messages=user("think a little"), **effort_kwargs
     )
-    assert completion.model == "demo/think"
-    assert completion.choices[0].message.content == "think a little"
-    reasoning = (completion.choices[0].message.model_extra or {}).get("reasoning_content", "")
-    assert "low" in reasoning, completion.model_dump_json()
+    assert by_field.model == "demo/think"
+    assert by_field.choices[0].message.content == "think a little"
+    expected = (by_suffix.choices[0].message.model_extra or {}).get("reasoning_content")
+    got = (by_field.choices[0].message.model_extra or {}).get("reasoning_content")
+    assert expected and "low" in expected, by_suffix.model_dump_json()
+    assert got == expected, f"body field effort not honoured: {by_field.model_dump_json()}"
+    assert by_field.usage.completion_tokens == by_suffix.usage.completion_tokens
 
 
 def test_deprecated_model_answers_with_sunset_headers(client):

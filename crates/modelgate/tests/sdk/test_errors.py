@@ -41,7 +41,7 @@ def test_revoked_key_is_refused_at_once(admin, make_client):
 
     with pytest.raises(openai.AuthenticationError) as info:
         c.chat.completions.create(model="demo/echo", messages=user("after revocation"))
-    err = assert_error(info.value, 401, "auth_error")
+    assert_error(info.value, 401, "auth_error")
     assert key["key"] not in info.value.response.text
 
 

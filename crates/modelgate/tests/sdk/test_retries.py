@@ -175,7 +175,7 @@ def test_sdk_retries_503_after_retry_after(gateway):
 
 def test_sdk_retry_recovers_from_transient_gateway_error(gateway):
     """A client with SDK retries on survives a failure that outlasts the gateway's own
-    retries: the simulator fails the first 5 attempts (gateway: 1 + 3 retries -> 502),
+    retries: the simulator fails the first 4 attempts (gateway: 1 + 3 retries -> 502),
     the SDK retries and the second gateway request succeeds."""
     c, transport = counting_client(gateway, max_retries=2)
     try:
