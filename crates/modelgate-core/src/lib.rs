@@ -9,8 +9,10 @@ pub mod error;
 pub mod model_id;
 pub mod money;
 pub mod openai;
+pub mod pricing;
 pub mod router;
 pub mod secret;
 pub mod time_fmt;
+pub mod tokens;
 
 pub use error::GatewayError;

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod billing;
 pub mod error_response;
 pub mod extract;
 pub mod pipeline;

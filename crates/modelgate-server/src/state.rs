@@ -1,6 +1,7 @@
 //! Shared state of one gateway process, built once at start.
 
 use crate::auth::AuthCache;
+use crate::billing::Ledger;
 use crate::tasks::Tasks;
 use crate::usage::UsageSink;
 use modelgate_core::catalog::Catalog;
@@ -29,6 +30,7 @@ pub struct Inner {
     pub health: HealthTracker,
     pub admin_token: Option<Secret>,
     pub usage: UsageSink,
+    pub ledger: Arc<Ledger>,
     pub tasks: Tasks,
 }
 
@@ -53,7 +55,11 @@ impl AppState {
             Duration::from_millis(opts.config.health.cooldown_ms),
         );
         let tasks = Tasks::default();
-        let usage = UsageSink::start(Arc::clone(&opts.store));
+        let ledger = Arc::new(Ledger::new(
+            Arc::clone(&opts.store),
+            crate::request_id::new_request_id().replacen("req_", "gw_", 1),
+        ));
+        let usage = UsageSink::start(Arc::clone(&opts.store), Arc::clone(&ledger));
         let auth = AuthCache::default();
         auth.install(opts.store.snapshot().await.map_err(|e| e.to_string())?);
         let state = AppState(Arc::new(Inner {
@@ -65,6 +71,7 @@ impl AppState {
             health,
             admin_token: opts.admin_token,
             usage,
+            ledger,
             tasks,
         }));
         let weak = Arc::downgrade(&state.0);
@@ -76,6 +83,15 @@ impl AppState {
                 if let Err(e) = inner.auth.refresh(inner.store.as_ref()).await {
                     tracing::warn!(error = %e, "refreshing the key cache failed; serving the last one");
                 }
+            }
+        });
+        let weak = Arc::downgrade(&state.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                inner.ledger.maintain().await;
             }
         });
         Ok(state)

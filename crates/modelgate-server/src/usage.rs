@@ -1,8 +1,10 @@
-//! Usage records are written in batches off the request path: a channel feeds one
-//! writer that flushes every `FLUSH_EVERY` or `BATCH` records, whichever comes first.
-//! A crash loses at most the records of the last flush interval (README: durability).
+//! Usage records and charges are written in batches off the request path: a channel
+//! feeds one writer that commits every `FLUSH_EVERY` or `BATCH` records, whichever
+//! comes first, records and charges in one transaction. A crash loses at most the
+//! last flush interval (unbilled usage, never an overdraft: the money stays leased).
 
-use modelgate_store::{Store, UsageRecord};
+use crate::billing::Ledger;
+use modelgate_store::{Charge, SettleBatch, Store, UsageRecord};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -12,7 +14,7 @@ const BATCH: usize = 512;
 const QUEUE: usize = 65_536;
 
 enum Msg {
-    Record(Box<UsageRecord>),
+    Record(Box<UsageRecord>, Option<Charge>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -22,14 +24,19 @@ pub struct UsageSink {
 }
 
 impl UsageSink {
-    pub fn start(store: Arc<dyn Store>) -> UsageSink {
+    pub fn start(store: Arc<dyn Store>, ledger: Arc<Ledger>) -> UsageSink {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(store, rx));
+        tokio::spawn(writer(store, ledger, rx));
         UsageSink { tx }
     }
 
-    pub async fn record(&self, record: UsageRecord) {
-        if self.tx.send(Msg::Record(Box::new(record))).await.is_err() {
+    pub async fn record(&self, record: UsageRecord, charge: Option<Charge>) {
+        if self
+            .tx
+            .send(Msg::Record(Box::new(record), charge))
+            .await
+            .is_err()
+        {
             tracing::error!("usage writer is gone; a usage record was lost");
         }
     }
@@ -43,35 +50,36 @@ impl UsageSink {
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
-    let mut batch: Vec<UsageRecord> = Vec::with_capacity(BATCH);
+async fn writer(store: Arc<dyn Store>, ledger: Arc<Ledger>, mut rx: mpsc::Receiver<Msg>) {
+    let mut batch = SettleBatch {
+        instance_id: ledger.instance_id().to_owned(),
+        ..SettleBatch::default()
+    };
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         let deadline = tokio::time::sleep(FLUSH_EVERY);
         tokio::pin!(deadline);
         let mut closed = false;
-        while batch.len() < BATCH && waiters.is_empty() {
+        while batch.records.len() < BATCH && waiters.is_empty() {
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(Msg::Record(r)) => batch.push(*r),
+                    Some(Msg::Record(r, charge)) => {
+                        if let Some(mut c) = charge {
+                            c.request_id.clone_from(&r.request_id);
+                            batch.charges.push(c);
+                        }
+                        batch.records.push(*r);
+                    }
                     Some(Msg::Flush(w)) => waiters.push(w),
                     None => { closed = true; break; }
                 },
-                _ = &mut deadline, if !batch.is_empty() => break,
+                _ = &mut deadline, if !batch.records.is_empty() => break,
             }
         }
-        if !batch.is_empty() {
-            // Retry a failed write a few times; the records stay in memory meanwhile.
-            for attempt in 0..5u32 {
-                match store.insert_usage(&batch).await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, attempt, records = batch.len(), "writing usage records failed");
-                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                    }
-                }
-            }
-            batch.clear();
+        if !batch.records.is_empty() {
+            write(store.as_ref(), &ledger, &batch).await;
+            batch.records.clear();
+            batch.charges.clear();
         }
         for w in waiters.drain(..) {
             let _ = w.send(());
@@ -80,4 +88,25 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
             return;
         }
     }
+}
+
+/// Retries a failed write a few times; the batch stays in memory meanwhile.
+async fn write(store: &dyn Store, ledger: &Ledger, batch: &SettleBatch) {
+    for attempt in 0..5u32 {
+        match store.settle(batch).await {
+            Ok(()) => {
+                ledger.written(&batch.charges);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, records = batch.records.len(), "writing usage records failed");
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+        }
+    }
+    tracing::error!(
+        records = batch.records.len(),
+        charges = batch.charges.len(),
+        "usage batch dropped after 5 failed writes; its money stays leased until the lease expires"
+    );
 }

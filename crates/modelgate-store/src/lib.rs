@@ -48,6 +48,35 @@ pub trait Store: Send + Sync {
 
     /// Written in batches off the request path.
     async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()>;
+    /// Usage records and charges in one transaction: balances, leases, key spend
+    /// and ledger entries move together, so money is never lost or counted twice.
+    async fn settle(&self, batch: &SettleBatch) -> StoreResult<()>;
+
+    /// Grants up to `want` (at least `min`, else nothing) of the account's balance
+    /// not leased to any instance. Returns the amount granted.
+    async fn acquire_lease(
+        &self,
+        instance_id: &str,
+        account_id: &str,
+        want: i64,
+        min: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<i64>;
+    /// Returns unused lease to the account.
+    async fn release_lease(
+        &self,
+        instance_id: &str,
+        account_id: &str,
+        amount: i64,
+    ) -> StoreResult<()>;
+    /// Keeps this instance's leases alive; leases of dead instances expire.
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<()>;
+    /// Returns expired leases (of crashed instances) to their accounts.
+    async fn reclaim_expired_leases(&self) -> StoreResult<u64>;
+    /// The key's spend in the period starting at `period_start`.
+    async fn key_spend(&self, key_id: &str, period_start: i64) -> StoreResult<i64>;
+    /// The sum of the account's ledger entries: what its balance must equal.
+    async fn ledger_balance(&self, account_id: &str) -> StoreResult<i64>;
     async fn list_usage(&self, query: &UsageQuery) -> StoreResult<UsagePage>;
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;

@@ -132,3 +132,29 @@ pub struct UsagePage {
     pub records: Vec<UsageRecord>,
     pub has_more: bool,
 }
+
+/// One request's charge, settled in the same transaction as its usage record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub account_id: String,
+    pub key_id: String,
+    pub request_id: String,
+    pub amount_nano: i64,
+    /// Start of the key's spend period (unix ms; 0 for lifetime limits).
+    pub key_period_start: i64,
+}
+
+/// What the batched writer commits at once: usage records and the charges of the
+/// instance's leases.
+#[derive(Debug, Clone, Default)]
+pub struct SettleBatch {
+    pub instance_id: String,
+    pub records: Vec<UsageRecord>,
+    pub charges: Vec<Charge>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpend {
+    pub period_start: i64,
+    pub spent_nano: i64,
+}

@@ -10,7 +10,10 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_init.sql")),
+    (2, include_str!("migrations/sqlite/0002_billing.sql")),
+];
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -136,6 +139,32 @@ fn usage_from(row: &SqliteRow) -> StoreResult<UsageRecord> {
         attempts: u32::try_from(get_u64("attempts")?).unwrap_or(0),
         created_at: row.try_get("created_at")?,
     })
+}
+
+async fn insert_records(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    records: &[UsageRecord],
+) -> StoreResult<()> {
+    for r in records {
+        sqlx::query("INSERT INTO usage_records (request_id, account_id, key_id, model, provider, prompt_tokens, completion_tokens, images, cost_nano, status, error_type, latency_ms, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&r.request_id)
+            .bind(&r.account_id)
+            .bind(&r.key_id)
+            .bind(&r.model)
+            .bind(&r.provider)
+            .bind(opt_i64(Some(r.prompt_tokens)))
+            .bind(opt_i64(Some(r.completion_tokens)))
+            .bind(opt_i64(Some(r.images)))
+            .bind(r.cost_nano)
+            .bind(i64::from(r.status))
+            .bind(&r.error_type)
+            .bind(opt_i64(Some(r.latency_ms)))
+            .bind(i64::from(r.attempts))
+            .bind(r.created_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -326,27 +355,170 @@ impl Store for SqliteStore {
 
     async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query("INSERT INTO usage_records (request_id, account_id, key_id, model, provider, prompt_tokens, completion_tokens, images, cost_nano, status, error_type, latency_ms, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(&r.request_id)
-                .bind(&r.account_id)
-                .bind(&r.key_id)
-                .bind(&r.model)
-                .bind(&r.provider)
-                .bind(opt_i64(Some(r.prompt_tokens)))
-                .bind(opt_i64(Some(r.completion_tokens)))
-                .bind(opt_i64(Some(r.images)))
-                .bind(r.cost_nano)
-                .bind(i64::from(r.status))
-                .bind(&r.error_type)
-                .bind(opt_i64(Some(r.latency_ms)))
-                .bind(i64::from(r.attempts))
-                .bind(r.created_at)
+        insert_records(&mut tx, records).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn settle(&self, batch: &SettleBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_records(&mut tx, &batch.records).await?;
+        for c in &batch.charges {
+            sqlx::query("UPDATE accounts SET balance_nano = balance_nano - ?, leased_nano = MAX(leased_nano - ?, 0) WHERE id = ?")
+                .bind(c.amount_nano)
+                .bind(c.amount_nano)
+                .bind(&c.account_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE balance_leases SET amount_nano = MAX(amount_nano - ?, 0) WHERE instance_id = ? AND account_id = ?")
+                .bind(c.amount_nano)
+                .bind(&batch.instance_id)
+                .bind(&c.account_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO ledger (account_id, key_id, amount_nano, kind, request_id, created_at) VALUES (?, ?, ?, 'charge', ?, ?)")
+                .bind(&c.account_id)
+                .bind(&c.key_id)
+                .bind(-c.amount_nano)
+                .bind(&c.request_id)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO key_spend (key_id, period_start, spent_nano) VALUES (?, ?, ?) ON CONFLICT(key_id, period_start) DO UPDATE SET spent_nano = spent_nano + excluded.spent_nano")
+                .bind(&c.key_id)
+                .bind(c.key_period_start)
+                .bind(c.amount_nano)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn acquire_lease(
+        &self,
+        instance_id: &str,
+        account_id: &str,
+        want: i64,
+        min: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT balance_nano, leased_nano FROM accounts WHERE id = ?")
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (balance, leased) = row.ok_or(StoreError::NotFound)?;
+        let free = balance - leased;
+        if free < min || want <= 0 {
+            return Ok(0);
+        }
+        let grant = want.min(free);
+        sqlx::query("UPDATE accounts SET leased_nano = leased_nano + ? WHERE id = ?")
+            .bind(grant)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO balance_leases (instance_id, account_id, amount_nano, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(instance_id, account_id) DO UPDATE SET amount_nano = amount_nano + excluded.amount_nano, expires_at = excluded.expires_at")
+            .bind(instance_id)
+            .bind(account_id)
+            .bind(grant)
+            .bind(now_ms() + ttl_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(grant)
+    }
+
+    async fn release_lease(
+        &self,
+        instance_id: &str,
+        account_id: &str,
+        amount: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT amount_nano FROM balance_leases WHERE instance_id = ? AND account_id = ?",
+        )
+        .bind(instance_id)
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let amount = amount.min(held.unwrap_or(0));
+        if amount > 0 {
+            sqlx::query("UPDATE accounts SET leased_nano = MAX(leased_nano - ?, 0) WHERE id = ?")
+                .bind(amount)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE balance_leases SET amount_nano = amount_nano - ? WHERE instance_id = ? AND account_id = ?")
+                .bind(amount)
+                .bind(instance_id)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM balance_leases WHERE instance_id = ? AND account_id = ? AND amount_nano <= 0")
+            .bind(instance_id)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE balance_leases SET expires_at = ? WHERE instance_id = ?")
+            .bind(now_ms() + ttl_ms)
+            .bind(instance_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn reclaim_expired_leases(&self) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let expired: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT instance_id, account_id, amount_nano FROM balance_leases WHERE expires_at < ?",
+        )
+        .bind(now_ms())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (instance, account, amount) in &expired {
+            sqlx::query("UPDATE accounts SET leased_nano = MAX(leased_nano - ?, 0) WHERE id = ?")
+                .bind(amount)
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM balance_leases WHERE instance_id = ? AND account_id = ?")
+                .bind(instance)
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len() as u64)
+    }
+
+    async fn key_spend(&self, key_id: &str, period_start: i64) -> StoreResult<i64> {
+        let spent: Option<i64> = sqlx::query_scalar(
+            "SELECT spent_nano FROM key_spend WHERE key_id = ? AND period_start = ?",
+        )
+        .bind(key_id)
+        .bind(period_start)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(spent.unwrap_or(0))
+    }
+
+    async fn ledger_balance(&self, account_id: &str) -> StoreResult<i64> {
+        let sum: Option<i64> =
+            sqlx::query_scalar("SELECT SUM(amount_nano) FROM ledger WHERE account_id = ?")
+                .bind(account_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(sum.unwrap_or(0))
     }
 
     async fn list_usage(&self, q: &UsageQuery) -> StoreResult<UsagePage> {
@@ -491,5 +663,61 @@ mod tests {
         q.cursor = Some((3, "r3".into()));
         let p2 = s.list_usage(&q).await.unwrap();
         assert_eq!(p2.records[0].created_at, 2);
+    }
+
+    #[tokio::test]
+    async fn leases_never_exceed_the_balance_and_settle_into_the_ledger() {
+        let s = store().await;
+        let a = s
+            .create_account(NewAccount {
+                name: "a".into(),
+                credits_nano: 100,
+                ..NewAccount::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            s.acquire_lease("i1", &a.id, 60, 10, 30_000).await.unwrap(),
+            60
+        );
+        assert_eq!(
+            s.acquire_lease("i2", &a.id, 60, 50, 30_000).await.unwrap(),
+            0,
+            "only 40 left"
+        );
+        assert_eq!(
+            s.acquire_lease("i2", &a.id, 60, 10, 30_000).await.unwrap(),
+            40
+        );
+        let charge = Charge {
+            account_id: a.id.clone(),
+            key_id: "k".into(),
+            request_id: "r1".into(),
+            amount_nano: 25,
+            key_period_start: 0,
+        };
+        s.settle(&SettleBatch {
+            instance_id: "i1".into(),
+            records: vec![],
+            charges: vec![charge],
+        })
+        .await
+        .unwrap();
+        s.release_lease("i1", &a.id, 1000).await.unwrap();
+        let acct = s.get_account(&a.id).await.unwrap();
+        assert_eq!(acct.balance_nano, 75);
+        assert_eq!(s.ledger_balance(&a.id).await.unwrap(), 75);
+        assert_eq!(s.key_spend("k", 0).await.unwrap(), 25);
+        // i1 gave back its 35 unused; i2 still holds 40.
+        assert_eq!(
+            s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
+            35
+        );
+        s.renew_leases("i2", -1).await.unwrap();
+        assert_eq!(s.reclaim_expired_leases().await.unwrap(), 1);
+        assert_eq!(
+            s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
+            40
+        );
     }
 }

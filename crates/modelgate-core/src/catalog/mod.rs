@@ -104,6 +104,29 @@ impl Model {
         }
     }
 
+    /// Checks a reasoning effort (from the ID suffix or the body) against the model;
+    /// the error names `param`, the field it came from.
+    pub fn accept_effort(&self, text: &str, param: &str) -> Result<ReasoningEffort, GatewayError> {
+        let parsed = ReasoningEffort::parse(text).filter(|e| self.reasoning_efforts.contains(e));
+        if let Some(e) = parsed {
+            return Ok(e);
+        }
+        let msg = if self.reasoning_efforts.is_empty() {
+            format!(
+                "The model \"{}\" does not support reasoning efforts, so \"{text}\" in '{param}' is not allowed. Remove it.",
+                self.id
+            )
+        } else {
+            let list: Vec<_> = self.reasoning_efforts.iter().map(|e| e.as_str()).collect();
+            format!(
+                "The model \"{}\" does not support the reasoning effort \"{text}\" (in '{param}'). Use one of: {}.",
+                self.id,
+                list.join(", ")
+            )
+        };
+        Err(GatewayError::invalid(msg, Some(param)))
+    }
+
     pub fn supports(&self, op: Operation) -> bool {
         self.operations.contains(&op)
     }
@@ -206,15 +229,7 @@ impl Catalog {
             });
         }
         if let Some(e) = effort {
-            if !model.reasoning_efforts.contains(&e) {
-                let msg = if model.reasoning_efforts.is_empty() {
-                    format!("The model \"{}\" does not support reasoning efforts, so the suffix \":{}\" is not allowed. Drop the suffix.", model.id, e.as_str())
-                } else {
-                    let list: Vec<_> = model.reasoning_efforts.iter().map(|e| e.as_str()).collect();
-                    format!("The model \"{}\" does not support the reasoning effort \"{}\". Use one of: {}.", model.id, e.as_str(), list.join(", "))
-                };
-                return Err(GatewayError::invalid(msg, Some("model")));
-            }
+            model.accept_effort(e.as_str(), "model")?;
         }
         Ok(Resolved {
             model: Arc::clone(model),

@@ -23,11 +23,92 @@ pub struct ChatCompletionRequest {
     pub max_completion_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+/// `stop`: one string or a list of them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
 impl ChatCompletionRequest {
+    /// Range checks serde cannot express; the error names the field.
+    pub fn validate(&self) -> Result<(), crate::GatewayError> {
+        let range = |v: Option<f64>, lo: f64, hi: f64, name: &str| match v {
+            Some(x) if !(lo..=hi).contains(&x) => Err(crate::GatewayError::invalid(
+                format!("'{name}' must be between {lo} and {hi}; got {x}."),
+                Some(name),
+            )),
+            _ => Ok(()),
+        };
+        range(self.temperature, 0.0, 2.0, "temperature")?;
+        range(self.top_p, 0.0, 1.0, "top_p")?;
+        range(self.presence_penalty, -2.0, 2.0, "presence_penalty")?;
+        range(self.frequency_penalty, -2.0, 2.0, "frequency_penalty")?;
+        if self.n == Some(0) {
+            return Err(crate::GatewayError::invalid(
+                "'n' must be at least 1.",
+                Some("n"),
+            ));
+        }
+        if self.messages.is_empty() {
+            return Err(crate::GatewayError::invalid(
+                "'messages' must hold at least one message.",
+                Some("messages"),
+            ));
+        }
+        if self.output_limit() == Some(0) {
+            let name = if self.max_completion_tokens.is_some() {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            return Err(crate::GatewayError::invalid(
+                format!("'{name}' must be at least 1."),
+                Some(name),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reasoning effort the body asks for: `reasoning_effort` or `reasoning.effort`.
+    pub fn body_effort(&self) -> Option<(&str, &'static str)> {
+        if let Some(e) = self.reasoning_effort.as_deref() {
+            return Some((e, "reasoning_effort"));
+        }
+        self.extra
+            .get("reasoning")
+            .and_then(|r| r.get("effort"))
+            .and_then(Value::as_str)
+            .map(|e| (e, "reasoning.effort"))
+    }
+
     pub fn is_stream(&self) -> bool {
         self.stream == Some(true)
     }

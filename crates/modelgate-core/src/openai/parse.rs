@@ -23,8 +23,19 @@ pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayEr
                 None,
             );
         }
-        let param = (path != ".").then_some(path);
         let problem = strip_position(&inner.to_string());
+        // serde reports a missing field at its parent: name the field itself.
+        let missing = problem
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(|field| {
+                if path == "." {
+                    field.to_owned()
+                } else {
+                    format!("{path}.{field}")
+                }
+            });
+        let param = missing.or_else(|| (path != ".").then_some(path));
         let msg = match &param {
             Some(p) => format!("Invalid value for '{p}': {problem}. Fix the field and retry."),
             None => format!("Invalid request body: {problem}. Fix the request and retry."),

@@ -5,6 +5,7 @@
 use super::dispatch::{with_retries, Attempts};
 use super::headers::{deprecation, server_timing};
 use super::record::Record;
+use crate::billing::Hold;
 use crate::error_response::error_response;
 use crate::sse;
 use crate::state::AppState;
@@ -16,6 +17,7 @@ use http::{header, HeaderValue, StatusCode};
 use modelgate_core::catalog::{Model, Resolved};
 use modelgate_core::money::NanoUsd;
 use modelgate_core::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
+use modelgate_core::pricing::chat_cost;
 use modelgate_core::GatewayError;
 use modelgate_providers::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
 use serde_json::json;
@@ -27,6 +29,9 @@ pub struct ChatJob {
     pub state: AppState,
     pub record: Record,
     pub resolved: Resolved,
+    pub hold: Hold,
+    /// The output limit reserved for; sent upstream when the client set none.
+    pub output_limit: u64,
     pub request: ChatCompletionRequest,
     pub mock_fault: Option<String>,
 }
@@ -48,13 +53,6 @@ pub async fn run(job: ChatJob) -> Response {
     })
 }
 
-pub fn cost_of(model: &Model, usage: &Usage) -> NanoUsd {
-    let p = &model.pricing;
-    p.input
-        .cost(usage.prompt_tokens)
-        .saturating_add(p.output.cost(usage.completion_tokens))
-}
-
 /// One upstream attempt of either kind.
 async fn call_upstream(
     job: &ChatJob,
@@ -65,7 +63,7 @@ async fn call_upstream(
         request: &job.request,
         canonical_model: &job.resolved.model.id,
         effort: job.resolved.effort,
-        max_output_tokens: None,
+        max_output_tokens: Some(job.output_limit),
         mock_fault: job.mock_fault.as_deref(),
     };
     job.state.providers.chat(call).await
@@ -89,6 +87,7 @@ async fn complete(job: ChatJob) -> Response {
         state,
         mut record,
         resolved,
+        hold,
         ..
     } = job;
     record.inner.attempts = progress.count;
@@ -96,19 +95,29 @@ async fn complete(job: ChatJob) -> Response {
     let completion: ChatCompletion = match result {
         Ok(d) => d.value,
         Err(e) => {
-            let resp = error_response(&e);
+            // Nothing was produced: the hold is released, nothing billed.
+            drop(hold);
+            let mut resp = error_response(&e);
+            if progress.count > 0 {
+                server_timing(
+                    record.started.elapsed(),
+                    progress.upstream_time,
+                    resp.headers_mut(),
+                );
+            }
             record.finish(&state, e.status(), Some(&e)).await;
             return resp;
         }
     };
     let usage = completion.usage.clone().unwrap_or_default();
-    let cost = cost_of(&resolved.model, &usage);
+    let cost = chat_cost(&resolved.model, &usage);
     record.set_usage(&usage, cost);
+    let charge = hold.settle(cost);
     let body = match serde_json::to_vec(&completion) {
         Ok(b) => b,
         Err(e) => {
             let e = GatewayError::internal(e);
-            record.finish(&state, 500, Some(&e)).await;
+            record.finish_charged(&state, 500, Some(&e), charge).await;
             return error_response(&e);
         }
     };
@@ -123,7 +132,7 @@ async fn complete(job: ChatJob) -> Response {
     }
     server_timing(record.started.elapsed(), progress.upstream_time, h);
     deprecation(&resolved.model, h);
-    record.finish(&state, 200, None).await;
+    record.finish_charged(&state, 200, None, charge).await;
     resp
 }
 
@@ -203,6 +212,7 @@ async fn stream_task(job: ChatJob, commit: Commit) {
         mut record,
         resolved,
         request,
+        hold,
         ..
     } = job;
     record.inner.attempts = progress.count;
@@ -210,9 +220,18 @@ async fn stream_task(job: ChatJob, commit: Commit) {
     let opened = match opened {
         Ok(d) => d.value,
         Err(e) => {
+            drop(hold);
             match commit.take() {
                 Some((tx, _)) => {
-                    let _ = tx.send(error_response(&e));
+                    let mut resp = error_response(&e);
+                    if progress.count > 0 {
+                        server_timing(
+                            record.started.elapsed(),
+                            progress.upstream_time,
+                            resp.headers_mut(),
+                        );
+                    }
+                    let _ = tx.send(resp);
                     record.finish(&state, e.status(), Some(&e)).await;
                 }
                 None => {
@@ -241,14 +260,16 @@ async fn stream_task(job: ChatJob, commit: Commit) {
         .usage
         .clone()
         .unwrap_or_else(|| estimate_usage(&request, relay.content_chunks));
-    let cost = cost_of(&resolved.model, &usage);
+    let cost = chat_cost(&resolved.model, &usage);
     record.set_usage(&usage, cost);
+    // Tokens produced before a disconnect or a failure are billed (DESIGN §4).
+    let charge = hold.settle(cost);
     match failure {
         None => {
             if !relay.client_gone {
                 let _ = relay.tx.send(Bytes::from_static(sse::DONE)).await;
             }
-            record.finish(&state, 200, None).await;
+            record.finish_charged(&state, 200, None, charge).await;
         }
         Some(e) => {
             let _ = relay
@@ -256,7 +277,7 @@ async fn stream_task(job: ChatJob, commit: Commit) {
                 .send(error_event(&e, cost, usage.completion_tokens))
                 .await;
             let _ = relay.tx.send(Bytes::from_static(sse::DONE)).await;
-            record.finish(&state, 200, Some(&e)).await;
+            record.finish_charged(&state, 200, Some(&e), charge).await;
         }
     }
 }
@@ -299,7 +320,7 @@ impl Relay {
             self.content_chunks += 1;
         }
         if let Some(usage) = chunk.usage.take() {
-            let cost = cost_of(&self.model, &usage);
+            let cost = chat_cost(&self.model, &usage);
             self.usage = Some(usage.clone());
             if self.wants_usage {
                 let mut usage = usage;

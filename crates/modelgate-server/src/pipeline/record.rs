@@ -6,7 +6,7 @@ use crate::state::AppState;
 use modelgate_core::money::NanoUsd;
 use modelgate_core::openai::Usage;
 use modelgate_core::GatewayError;
-use modelgate_store::UsageRecord;
+use modelgate_store::{Charge, UsageRecord};
 use std::time::Instant;
 
 pub struct Record {
@@ -43,10 +43,21 @@ impl Record {
         self.inner.cost_nano = cost.0;
     }
 
-    pub async fn finish(mut self, state: &AppState, status: u16, error: Option<&GatewayError>) {
+    pub async fn finish(self, state: &AppState, status: u16, error: Option<&GatewayError>) {
+        self.finish_charged(state, status, error, None).await;
+    }
+
+    /// Ends the record together with its charge (one transaction in the writer).
+    pub async fn finish_charged(
+        mut self,
+        state: &AppState,
+        status: u16,
+        error: Option<&GatewayError>,
+        charge: Option<Charge>,
+    ) {
         self.inner.status = status;
         self.inner.error_type = error.map(|e| e.error_type().to_owned());
         self.inner.latency_ms = self.started.elapsed().as_millis() as u64;
-        state.usage.record(self.inner).await;
+        state.usage.record(self.inner, charge).await;
     }
 }

@@ -13,19 +13,17 @@ use modelgate_store::{UsagePage, UsageQuery, UsageRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub async fn balance(State(state): State<AppState>, authed: Authed) -> Response {
-    let account = state
-        .auth
-        .account(&authed.account.id)
-        .unwrap_or(authed.account);
-    let balance = NanoUsd(account.balance_nano);
-    Json(json!({
-        "account_id": account.id,
-        "balance_usd": balance.to_json(),
-        "reserved_usd": 0,
-        "available_usd": balance.to_json(),
+pub async fn balance(State(state): State<AppState>, authed: Authed) -> Result<Response, ApiError> {
+    let account = &authed.account.id;
+    let balance = state.ledger.balance(account).await?;
+    let reserved = state.ledger.reserved(account);
+    Ok(Json(json!({
+        "account_id": account,
+        "balance_usd": NanoUsd(balance).to_json(),
+        "reserved_usd": NanoUsd(reserved).to_json(),
+        "available_usd": NanoUsd(balance - reserved).to_json(),
     }))
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -203,9 +203,16 @@ pub async fn get_account(
         .list_keys(&id)
         .await
         .map_err(|e| store_error(e, "The account's keys"))?;
+    let ledger = state
+        .store
+        .ledger_balance(&id)
+        .await
+        .map_err(|e| store_error(e, "The account's ledger"))?;
     let mut v = account_json(&account);
     if let Some(obj) = v.as_object_mut() {
         obj.insert("keys".into(), keys.iter().map(key_json).collect());
+        // The balance rebuilt from the ledger: equal to balance_usd once charges are written.
+        obj.insert("ledger_balance_usd".into(), NanoUsd(ledger).to_json());
     }
     Ok(Json(v).into_response())
 }

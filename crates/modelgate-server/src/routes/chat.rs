@@ -1,6 +1,7 @@
 //! POST /v1/chat/completions.
 
 use crate::auth::Authed;
+use crate::billing::Hold;
 use crate::error_response::error_response;
 use crate::extract::read_json;
 use crate::pipeline::admit::admit;
@@ -14,7 +15,11 @@ use axum::response::Response;
 use axum::Extension;
 use http::HeaderMap;
 use modelgate_core::catalog::Operation;
+use modelgate_core::catalog::Resolved;
 use modelgate_core::openai::ChatCompletionRequest;
+use modelgate_core::pricing::chat_reservation;
+use modelgate_core::tokens::chat_prompt_bounds;
+use modelgate_core::GatewayError;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -30,11 +35,11 @@ pub async fn chat_completions(
         Err(e) => return refuse(&state, record, e).await,
     };
     record.inner.model = request.model.clone();
-    let resolved = match admit(&state, &authed, &request.model, Operation::ChatCompletions) {
-        Ok(r) => r,
+    let admitted = match admit_chat(&state, &authed, &request).await {
+        Ok(a) => a,
         Err(e) => return refuse(&state, record, e).await,
     };
-    record.inner.model = resolved.model.id.clone();
+    record.inner.model = admitted.resolved.model.id.clone();
     let mock_fault = headers
         .get("x-mock-fault")
         .and_then(|v| v.to_str().ok())
@@ -42,11 +47,46 @@ pub async fn chat_completions(
     run(ChatJob {
         state,
         record,
-        resolved,
+        resolved: admitted.resolved,
+        hold: admitted.hold,
+        output_limit: admitted.output_limit,
         request,
         mock_fault,
     })
     .await
+}
+
+struct Admitted {
+    resolved: Resolved,
+    hold: Hold,
+    output_limit: u64,
+}
+
+/// DESIGN §1's order after the body: model, operation, access, configured route,
+/// [rate limits], context window, balance.
+async fn admit_chat(
+    state: &AppState,
+    authed: &Authed,
+    request: &ChatCompletionRequest,
+) -> Result<Admitted, GatewayError> {
+    request.validate()?;
+    let mut resolved = admit(state, authed, &request.model, Operation::ChatCompletions)?;
+    if resolved.effort.is_none() {
+        if let Some((text, param)) = request.body_effort() {
+            resolved.effort = Some(resolved.model.accept_effort(text, param)?);
+        }
+    }
+    let bounds = chat_prompt_bounds(request);
+    let reservation = chat_reservation(&resolved.model, bounds, request.output_limit());
+    let hold = state
+        .ledger
+        .reserve(&authed.account, &authed.key, reservation.amount)
+        .await?;
+    Ok(Admitted {
+        resolved,
+        hold,
+        output_limit: reservation.output_limit,
+    })
 }
 
 /// Answers a refusal before any upstream call, recording it (DESIGN §1: every

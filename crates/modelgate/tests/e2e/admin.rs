@@ -69,10 +69,11 @@ async fn cli_changes_reach_a_running_gateway_within_two_seconds() {
 
     let (ok, out, _) = cli(&gw, &["admin", "credits", id, "2.5", "--note", "top-up"]);
     assert!(ok);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["balance_usd"],
-        7.5
-    );
+    // 7.5 less the request above ($0.000003), once the gateway's batch is written.
+    let balance = serde_json::from_str::<Value>(&out).unwrap()["balance_usd"]
+        .as_f64()
+        .unwrap();
+    assert!((7.499997..=7.5).contains(&balance), "{balance}");
 }
 
 #[tokio::test]

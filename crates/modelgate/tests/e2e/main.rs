@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod billing;
 mod catalog;
 mod chat;
 mod common;

@@ -25,19 +25,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import (  # noqa: E402
+    CLIENT_TIMEOUT_S,
     INPUT_PER_MTOK,
     OUTPUT_PER_MTOK,
     SIM_CIRCUIT,
     SIM_DEPRECATED,
     SIM_MODEL,
     SIM_MODELS,
+    new_client,
     unique,
 )
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_BIN = HERE / ".." / ".." / ".." / ".." / "target" / "debug" / "modelgate"
 STARTUP_TIMEOUT_S = 30.0
-CLIENT_TIMEOUT_S = 20.0
 
 
 def modelgate_bin() -> Path:
@@ -93,7 +94,6 @@ class Proc:
         self.lines.put(None)
 
     def stderr_text(self) -> str:
-        self._stderr.flush()
         try:
             return self.stderr_path.read_text(errors="replace")[-8000:]
         except OSError as e:
@@ -123,7 +123,8 @@ class Proc:
         seen = "\n".join(self.stdout_seen) or "<nothing>"
         pytest.fail(
             f"{self.name} ({' '.join(self.args)}) {what}.\n"
-            f"--- stdout so far ---\n{seen}\n--- stderr ---\n{self.stderr_text()}",
+            f"--- stdout so far ---\n{seen}\n--- stderr ({self.stderr_path}) ---\n"
+            f"{self.stderr_text()}",
             pytrace=False,
         )
 
@@ -280,12 +281,6 @@ def circuit_gateway(
     gw = start_gateway(workdir, config)
     yield gw
     gw.proc.stop()
-
-
-def new_client(gw: Gateway, api_key: str | None = None, **kwargs: Any) -> openai.OpenAI:
-    kwargs.setdefault("max_retries", 0)
-    kwargs.setdefault("timeout", CLIENT_TIMEOUT_S)
-    return openai.OpenAI(base_url=gw.base_url, api_key=api_key or gw.api_key, **kwargs)
 
 
 @pytest.fixture(scope="session")

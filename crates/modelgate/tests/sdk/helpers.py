@@ -36,6 +36,15 @@ INPUT_PER_MTOK = 1.0
 OUTPUT_PER_MTOK = 2.0
 
 RETRIABLE = {429, 500, 502, 503, 504}
+CLIENT_TIMEOUT_S = 20.0
+
+
+def new_client(gateway: Any, api_key: str | None = None, **kwargs: Any) -> openai.OpenAI:
+    """An SDK client for `gateway` (demo key unless `api_key`), without SDK-side
+    retries unless `max_retries` is given."""
+    kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("timeout", CLIENT_TIMEOUT_S)
+    return openai.OpenAI(base_url=gateway.base_url, api_key=api_key or gateway.api_key, **kwargs)
 
 
 def unique(prefix: str = "t") -> str:

@@ -9,7 +9,6 @@ import httpx
 import openai
 import pytest
 
-from conftest import new_client
 from helpers import (
     SIM_BROKEN,
     SIM_CIRCUIT,
@@ -18,6 +17,7 @@ from helpers import (
     SIM_RETRY,
     assert_error,
     assert_retry_after,
+    new_client,
     unique,
     user,
 )

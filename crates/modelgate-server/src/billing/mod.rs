@@ -1,0 +1,270 @@
+//! Credits on the hot path without a database round trip (DESIGN §4). Each instance
+//! holds a *lease* per account: a slice of the balance granted atomically by the store
+//! (never more than the balance not leased to others). Requests reserve their maximum
+//! cost from the lease in memory; settlement charges the actual cost, and the batched
+//! writer moves it from the lease to the ledger. Concurrent requests therefore can
+//! never overdraw, on one instance or many; a crashed instance's lease expires and
+//! returns to the account.
+
+mod keys;
+
+use keys::KeyBook;
+use modelgate_core::error::InsufficientBalance;
+use modelgate_core::money::NanoUsd;
+use modelgate_core::GatewayError;
+use modelgate_store::{Account, ApiKey, Charge, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const LEASE_TTL: Duration = Duration::from_secs(60);
+/// A lease unused this long goes back to the account, so other instances and the
+/// operator see the balance free again.
+pub const LEASE_IDLE: Duration = Duration::from_secs(2);
+/// Leases are taken for this many requests like the current one, to keep the store
+/// off the request path.
+const LEASE_AHEAD: i64 = 16;
+
+#[derive(Debug, Default)]
+struct Local {
+    lease: i64,
+    reserved: i64,
+    /// Charged here, not yet written by the batch writer.
+    pending: i64,
+    last_used: Option<Instant>,
+}
+
+impl Local {
+    fn free(&self) -> i64 {
+        self.lease - self.reserved - self.pending
+    }
+}
+
+#[derive(Default)]
+struct AccountBook {
+    local: Mutex<Local>,
+    /// Serialises lease growth so that a burst asks the store once.
+    grow: tokio::sync::Mutex<()>,
+}
+
+impl AccountBook {
+    fn with<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
+        f(&mut self.local.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+pub struct Ledger {
+    instance_id: String,
+    store: Arc<dyn Store>,
+    accounts: Mutex<HashMap<String, Arc<AccountBook>>>,
+    keys: KeyBook,
+}
+
+/// Money held for one request until it settles; dropping it releases the hold.
+pub struct Hold {
+    book: Arc<AccountBook>,
+    key: Option<keys::KeyHold>,
+    amount: i64,
+    account_id: String,
+    key_id: String,
+    settled: bool,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if !self.settled {
+            let amount = self.amount;
+            self.book.with(|l| l.reserved -= amount);
+        }
+    }
+}
+
+impl Hold {
+    pub fn amount(&self) -> NanoUsd {
+        NanoUsd(self.amount)
+    }
+
+    /// Charges `cost` and releases the rest; the charge goes to the batch writer.
+    pub fn settle(mut self, cost: NanoUsd) -> Option<Charge> {
+        self.settled = true;
+        let (amount, cost) = (self.amount, cost.0.max(0));
+        self.book.with(|l| {
+            l.reserved -= amount;
+            l.pending += cost;
+        });
+        let period_start = self.key.take().map(|k| k.settle(cost)).unwrap_or(0);
+        (cost > 0).then(|| Charge {
+            account_id: self.account_id.clone(),
+            key_id: self.key_id.clone(),
+            request_id: String::new(),
+            amount_nano: cost,
+            key_period_start: period_start,
+        })
+    }
+}
+
+impl Ledger {
+    pub fn new(store: Arc<dyn Store>, instance_id: String) -> Ledger {
+        Ledger {
+            instance_id,
+            keys: KeyBook::new(Arc::clone(&store)),
+            store,
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    fn book(&self, account_id: &str) -> Arc<AccountBook> {
+        let mut map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(account_id.to_owned()).or_default())
+    }
+
+    /// Reserves `amount` for a request of this key, or answers 402 with the contract's
+    /// details (the key's spend limit is checked first: it is the narrower one).
+    pub async fn reserve(
+        &self,
+        account: &Account,
+        key: &ApiKey,
+        amount: NanoUsd,
+    ) -> Result<Hold, GatewayError> {
+        let amount = amount.0.max(0);
+        let key_hold = self.keys.reserve(key, amount).await?;
+        let book = self.book(&account.id);
+        let granted = book.with(|l| {
+            l.last_used = Some(Instant::now());
+            (l.free() >= amount).then(|| l.reserved += amount).is_some()
+        });
+        if !granted {
+            self.grow_and_reserve(&book, account, amount).await?;
+        }
+        Ok(Hold {
+            book,
+            key: key_hold,
+            amount,
+            account_id: account.id.clone(),
+            key_id: key.id.clone(),
+            settled: false,
+        })
+    }
+
+    async fn grow_and_reserve(
+        &self,
+        book: &AccountBook,
+        account: &Account,
+        amount: i64,
+    ) -> Result<(), GatewayError> {
+        let _turn = book.grow.lock().await;
+        // Another request may have grown the lease while this one waited.
+        if book.with(|l| (l.free() >= amount).then(|| l.reserved += amount).is_some()) {
+            return Ok(());
+        }
+        let shortfall = amount - book.with(|l| l.free().max(0));
+        let want = shortfall.saturating_add(amount.saturating_mul(LEASE_AHEAD - 1));
+        let ttl = LEASE_TTL.as_millis() as i64;
+        let granted = self
+            .store
+            .acquire_lease(&self.instance_id, &account.id, want, shortfall, ttl)
+            .await
+            .map_err(GatewayError::internal)?;
+        let reserved = book.with(|l| {
+            l.lease += granted;
+            (l.free() >= amount).then(|| l.reserved += amount).is_some()
+        });
+        if reserved {
+            return Ok(());
+        }
+        let balance = self
+            .balance(&account.id)
+            .await
+            .unwrap_or(account.balance_nano);
+        let available = balance - self.reserved(&account.id);
+        Err(GatewayError::InsufficientBalance(Box::new(
+            InsufficientBalance {
+                balance_usd: NanoUsd(balance).to_usd_string(),
+                available_usd: NanoUsd(available.max(0).min(balance)).to_usd_string(),
+                required_usd: NanoUsd(amount).to_usd_string(),
+                key_limit: false,
+            },
+        )))
+    }
+
+    /// The account's balance as of now: the store's, less charges not yet written.
+    pub async fn balance(&self, account_id: &str) -> Result<i64, GatewayError> {
+        let stored = self
+            .store
+            .get_account(account_id)
+            .await
+            .map_err(GatewayError::internal)?;
+        Ok(stored.balance_nano - self.book(account_id).with(|l| l.pending))
+    }
+
+    pub fn reserved(&self, account_id: &str) -> i64 {
+        self.book(account_id).with(|l| l.reserved)
+    }
+
+    /// Called by the batch writer once charges are in the store.
+    pub fn written(&self, charges: &[Charge]) {
+        for c in charges {
+            self.book(&c.account_id).with(|l| {
+                l.pending -= c.amount_nano;
+                l.lease -= c.amount_nano;
+            });
+            self.keys.written(c);
+        }
+    }
+
+    /// Gives idle leases back and keeps the rest alive; reclaims dead instances'.
+    pub async fn maintain(&self) {
+        let idle: Vec<(String, i64)> = {
+            let map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .filter_map(|(id, book)| {
+                    book.with(|l| {
+                        let quiet = l.last_used.is_none_or(|t| t.elapsed() >= LEASE_IDLE);
+                        (quiet && l.reserved == 0 && l.pending == 0 && l.lease > 0).then(|| {
+                            let amount = l.lease;
+                            l.lease = 0;
+                            (id.clone(), amount)
+                        })
+                    })
+                })
+                .collect()
+        };
+        for (account, amount) in idle {
+            if let Err(e) = self
+                .store
+                .release_lease(&self.instance_id, &account, amount)
+                .await
+            {
+                tracing::warn!(error = %e, "returning an idle lease failed; it will expire");
+            }
+        }
+        let ttl = LEASE_TTL.as_millis() as i64;
+        if let Err(e) = self.store.renew_leases(&self.instance_id, ttl).await {
+            tracing::warn!(error = %e, "renewing leases failed");
+        }
+        if let Err(e) = self.store.reclaim_expired_leases().await {
+            tracing::warn!(error = %e, "reclaiming expired leases failed");
+        }
+    }
+
+    /// At shutdown, after the last charges are written: return every lease.
+    pub async fn release_all(&self) {
+        let all: Vec<(String, i64)> = {
+            let map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .map(|(id, b)| (id.clone(), b.with(|l| std::mem::take(&mut l.lease))))
+                .filter(|(_, a)| *a > 0)
+                .collect()
+        };
+        for (account, amount) in all {
+            let _ = self
+                .store
+                .release_lease(&self.instance_id, &account, amount)
+                .await;
+        }
+    }
+}

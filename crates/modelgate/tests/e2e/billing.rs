@@ -1,0 +1,242 @@
+//! Credits: reservations, 402s, settlement and the ledger (DESIGN §4).
+
+use crate::chat::sse_events;
+use crate::common::*;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// demo/echo ($1 in, $2 out per Mtok), message "hello", max_tokens 100: the prompt's
+/// upper bound is 3 + 4 + len("user") + len("hello") = 16 tokens, so the reservation
+/// is 16 x $0.000001 + 100 x $0.000002 = $0.000216.
+const HELLO_RESERVATION_NANO: i64 = 216_000;
+
+async fn account(gw: &Gateway, id: &str) -> Value {
+    gw.admin(reqwest::Method::GET, &format!("/admin/accounts/{id}"), None)
+        .await
+        .1
+}
+
+/// The account once every charge is written: balance equals the ledger's sum.
+async fn settled_account(gw: &Gateway, id: &str) -> Value {
+    for _ in 0..200 {
+        let a = account(gw, id).await;
+        if a["balance_usd"] == a["ledger_balance_usd"] {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("balance and ledger never agreed");
+}
+
+fn usd(v: &Value) -> i64 {
+    (v.as_f64().unwrap() * 1e9).round() as i64
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_overdraw() {
+    let gw = Gateway::start("").await;
+    const COVERED: i64 = 37;
+    let credits = (COVERED * HELLO_RESERVATION_NANO) as f64 / 1e9;
+    let (id, key) = gw.account_key(credits, json!({}), json!({})).await;
+    let body = json!({"model": "demo/echo", "max_tokens": 100, "messages": user("hello")});
+    let requests = (0..200).map(|_| {
+        // The delay keeps every admitted request in flight, holding its reservation.
+        gw.http
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .header("x-mock-fault", "delay_ms=1500")
+            .json(&body)
+            .send()
+    });
+    let results = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = results
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count() as i64;
+    let refused = statuses.iter().filter(|s| **s == 402).count() as i64;
+    assert_eq!((ok, refused), (COVERED, 200 - COVERED), "{statuses:?}");
+
+    // Records and charges are written in one transaction: once all records are
+    // there, so are the charges.
+    let mut records = Vec::new();
+    for _ in 0..200 {
+        let (_, page) = gw
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/usage?account_id={id}&limit=1000"),
+                None,
+            )
+            .await;
+        records = page["data"].as_array().cloned().unwrap_or_default();
+        if records.len() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let a = settled_account(&gw, &id).await;
+    let balance = usd(&a["balance_usd"]);
+    assert!(balance >= 0);
+    assert_eq!(records.len(), 200);
+    let charged: i64 = records.iter().map(|r| usd(&r["cost_usd"])).sum();
+    // Each answer: 1 prompt word + 1 completion word = $0.000003.
+    assert_eq!(charged, COVERED * 3_000);
+    assert_eq!(
+        usd(&a["ledger_balance_usd"]),
+        usd(&json!(credits)) - charged
+    );
+}
+
+#[tokio::test]
+async fn insufficient_balance_until_max_tokens_is_lowered() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw.account_key(0.001, json!({}), json!({})).await;
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 1000, "messages": user("hello")}),
+        )
+        .await;
+    let b = expect_error(r, 402, "insufficient_balance").await;
+    let d = &b["error"]["details"];
+    assert_eq!(d["limit_source"], "account_balance");
+    assert_eq!(d["balance_usd"], 0.001);
+    assert_eq!(d["available_usd"], 0.001);
+    assert_eq!(d["required_usd"], 0.002016);
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("max_tokens") && msg.contains("/dashboard/billing"),
+        "{msg}"
+    );
+    // Without max_tokens the reservation covers the model's whole output limit.
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "demo/echo", "messages": user("hello")}),
+        )
+        .await;
+    expect_error(r, 402, "insufficient_balance").await;
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 100, "messages": user("hello")}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let balance: Value = gw
+        .http
+        .get(gw.url("/api/balance"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(balance["reserved_usd"], 0.0);
+}
+
+#[tokio::test]
+async fn key_spend_limit_is_a_402_of_its_own() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw
+        .account_key(
+            10.0,
+            json!({}),
+            json!({"max_spend_usd": 0.0003, "spend_period": "day"}),
+        )
+        .await;
+    let body = json!({"model": "demo/echo", "max_tokens": 100, "messages": user("hello")});
+    assert_eq!(gw.chat_as(&key, body.clone()).await.status(), 200);
+    // $0.000003 spent: $0.000297 left, less than the $0.000216 + ... of two holds.
+    let b = expect_error(
+        gw.chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 200, "messages": user("hello")}),
+        )
+        .await,
+        402,
+        "insufficient_balance",
+    )
+    .await;
+    assert_eq!(b["error"]["details"]["limit_source"], "key_limit");
+    assert_eq!(b["error"]["details"]["balance_usd"], 0.000297);
+}
+
+#[tokio::test]
+async fn billing_matches_the_upstream_usage_plain_and_streamed() {
+    let gw = Gateway::start("").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    // sim/gpt-4o: $1 in, $2 out; "a b c" is 3 prompt and 3 completion tokens.
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "sim/gpt-4o", "messages": user("a b c")}),
+        )
+        .await;
+    assert_eq!(r.headers()["x-modelgate-cost-usd"], "0.000009");
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "sim/gpt-4o", "stream": true, "messages": user("a b c")}),
+        )
+        .await;
+    sse_events(r).await;
+    let records = gw.usage(&key, 2).await;
+    let a = settled_account(&gw, &id).await;
+    assert_eq!(usd(&a["balance_usd"]), 1_000_000_000 - 18_000);
+    assert!(records
+        .iter()
+        .all(|r| usd(&r["cost_usd"]) == 9_000 && r["completion_tokens"] == 3));
+}
+
+#[tokio::test]
+async fn upstream_failures_are_not_billed() {
+    let gw = Gateway::start("").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "sim/gpt-4o", "messages": user("x [[sim:status=503]]")}),
+        )
+        .await;
+    expect_error(r, 502, "provider_error").await;
+    let records = gw.usage(&key, 1).await;
+    assert_eq!(records[0]["cost_usd"], 0.0);
+    let a = settled_account(&gw, &id).await;
+    assert_eq!(a["balance_usd"], 1.0);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_stream_pays_for_what_was_streamed() {
+    let gw = Gateway::start("").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    let words = "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 [[sim:chunk_delay_ms=100]]";
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "sim/gpt-4o", "stream": true, "messages": user(words)}),
+        )
+        .await;
+    let mut stream = r.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("w3") {
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.next().await.unwrap().unwrap(),
+        ));
+    }
+    drop(stream);
+    let records = gw.usage(&key, 1).await;
+    let completion = records[0]["completion_tokens"].as_u64().unwrap();
+    assert!(
+        (3..12).contains(&completion),
+        "billed {completion} of 12 words"
+    );
+    assert!(usd(&records[0]["cost_usd"]) > 0);
+    let a = settled_account(&gw, &id).await;
+    assert_eq!(
+        usd(&a["balance_usd"]),
+        1_000_000_000 - usd(&records[0]["cost_usd"])
+    );
+}
