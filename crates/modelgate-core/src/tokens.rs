@@ -1,15 +1,23 @@
 //! Token bounds before the call (DESIGN §4): bounds, not guesses. The upper bound sizes
 //! the reservation (no overdraft); the lower bound decides 413 (no false 413).
 //!
-//! Upper bound, any provider: a BPE token encodes at least one byte, so a text's UTF-8
-//! length bounds its tokens; each message adds at most `MESSAGE_FRAMING` tokens of
-//! role and separators, the reply adds `REPLY_PRIMING`, and each non-text part (image,
-//! audio, file) at most `NON_TEXT_PART_MAX`. Tool definitions and response formats
-//! count by their JSON length. Lower bound: zero until an exact tokenizer is wired for
-//! the model's family.
+//! Cheap bounds, any provider, no tokenizer:
+//! - upper: a BPE token encodes at least one byte, so a text's UTF-8 length bounds its
+//!   tokens; each message adds at most `MESSAGE_FRAMING` tokens plus its role, the
+//!   reply `REPLY_PRIMING`, each non-text part (image, audio, file) at most
+//!   `NON_TEXT_PART_MAX`; tools and response formats count by their JSON length.
+//! - lower: whitespace-separated words. Mainstream tokenizers (regex-pretokenized BPE
+//!   of OpenAI, Anthropic and Llama; SentencePiece with whitespace splitting of
+//!   Gemini) never merge two words into one token.
+//!
+//! Exact bounds, OpenAI families only, with the bundled tokenizer (`o200k_base`,
+//! `cl100k_base`, no download): the tokens of the texts are exact, framing is bounded
+//! as above. Exact counting costs CPU, so the gateway runs it only near a limit.
 
 use crate::openai::ChatCompletionRequest;
 use serde_json::Value;
+use std::sync::OnceLock;
+use tiktoken_rs::CoreBPE;
 
 pub const MESSAGE_FRAMING: u64 = 4;
 pub const REPLY_PRIMING: u64 = 3;
@@ -21,48 +29,130 @@ pub const NON_TEXT_PART_MAX: u64 = 3_000;
 pub struct PromptBounds {
     pub lower: u64,
     pub upper: u64,
+    /// Counted with the model family's real tokenizer.
+    pub exact: bool,
 }
 
-pub fn chat_prompt_bounds(req: &ChatCompletionRequest) -> PromptBounds {
-    let mut upper = REPLY_PRIMING;
+/// The tokenizer of a model's family, where one is bundled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tokenizer {
+    O200k,
+    Cl100k,
+}
+
+impl Tokenizer {
+    /// OpenAI models by canonical ID; older GPT-4 and GPT-3.5 use cl100k.
+    pub fn for_model(model_id: &str) -> Option<Tokenizer> {
+        let name = model_id.strip_prefix("openai/")?;
+        if name.starts_with("gpt-3.5")
+            || (name.starts_with("gpt-4")
+                && !name.starts_with("gpt-4o")
+                && !name.starts_with("gpt-4."))
+        {
+            Some(Tokenizer::Cl100k)
+        } else {
+            Some(Tokenizer::O200k)
+        }
+    }
+
+    fn bpe(self) -> Option<&'static CoreBPE> {
+        static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+        static CL100K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+        match self {
+            Tokenizer::O200k => O200K
+                .get_or_init(|| tiktoken_rs::o200k_base().ok())
+                .as_ref(),
+            Tokenizer::Cl100k => CL100K
+                .get_or_init(|| tiktoken_rs::cl100k_base().ok())
+                .as_ref(),
+        }
+    }
+
+    pub fn count(self, text: &str) -> Option<u64> {
+        Some(self.bpe()?.encode_ordinary(text).len() as u64)
+    }
+}
+
+/// Walks every text of a chat request, and counts the non-text parts.
+fn for_each_text(req: &ChatCompletionRequest, mut text: impl FnMut(&str)) -> u64 {
+    let mut non_text = 0;
     for m in &req.messages {
-        upper += MESSAGE_FRAMING + m.role.len() as u64;
-        upper += content_upper(m.content.as_ref());
-        for (k, v) in &m.extra {
-            // name, tool_calls, tool_call_id: all become prompt text.
-            upper += k.len() as u64 + json_len(v);
+        match &m.content {
+            Some(Value::String(s)) => text(s),
+            Some(Value::Array(parts)) => {
+                for p in parts {
+                    match p.get("text").and_then(Value::as_str) {
+                        Some(t) => text(t),
+                        None => non_text += 1,
+                    }
+                }
+            }
+            Some(other @ Value::Object(_)) => text(&other.to_string()),
+            _ => {}
+        }
+        for v in m.extra.values() {
+            match v {
+                Value::String(s) => text(s),
+                other => text(&other.to_string()),
+            }
         }
     }
-    for key in ["tools", "functions", "response_format", "tool_choice"] {
-        if let Some(v) = req.extra.get(key) {
-            upper += json_len(v);
-        }
+    for v in [
+        &req.tools.as_ref().map(|t| Value::Array(t.clone())),
+        &req.response_format,
+        &req.tool_choice,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        text(&v.to_string());
     }
-    PromptBounds { lower: 0, upper }
+    non_text
 }
 
-fn content_upper(content: Option<&Value>) -> u64 {
-    match content {
-        None | Some(Value::Null) => 0,
-        Some(Value::String(s)) => s.len() as u64,
-        Some(Value::Array(parts)) => parts
+fn framing(req: &ChatCompletionRequest) -> u64 {
+    REPLY_PRIMING
+        + req
+            .messages
             .iter()
-            .map(|p| match p.get("text").and_then(Value::as_str) {
-                Some(t) => t.len() as u64,
-                None => NON_TEXT_PART_MAX,
+            .map(|m| {
+                MESSAGE_FRAMING
+                    + m.role.len() as u64
+                    + m.extra.keys().map(|k| k.len() as u64).sum::<u64>()
             })
-            .sum(),
-        Some(other) => json_len(other),
+            .sum::<u64>()
+}
+
+/// Bounds from bytes and words: microseconds, no tokenizer.
+pub fn chat_prompt_bounds(req: &ChatCompletionRequest) -> PromptBounds {
+    let (mut bytes, mut words) = (0u64, 0u64);
+    let non_text = for_each_text(req, |t| {
+        bytes += t.len() as u64;
+        words += t.split_whitespace().count() as u64;
+    });
+    PromptBounds {
+        lower: words,
+        upper: framing(req) + bytes + non_text * NON_TEXT_PART_MAX,
+        exact: false,
     }
 }
 
-fn json_len(v: &Value) -> u64 {
-    match v {
-        Value::String(s) => s.len() as u64,
-        other => serde_json::to_vec(other)
-            .map(|b| b.len() as u64)
-            .unwrap_or(0),
-    }
+/// Bounds with the family's tokenizer; `None` when the family has none bundled.
+pub fn exact_chat_prompt_bounds(
+    req: &ChatCompletionRequest,
+    tokenizer: Tokenizer,
+) -> Option<PromptBounds> {
+    let mut tokens = 0u64;
+    let mut ok = true;
+    let non_text = for_each_text(req, |t| match tokenizer.count(t) {
+        Some(n) => tokens += n,
+        None => ok = false,
+    });
+    ok.then(|| PromptBounds {
+        lower: tokens,
+        upper: framing(req) + tokens + non_text * NON_TEXT_PART_MAX,
+        exact: true,
+    })
 }
 
 #[cfg(test)]
@@ -70,17 +160,53 @@ mod tests {
     use super::*;
     use crate::openai::parse_json_body;
 
+    fn req(body: &str) -> ChatCompletionRequest {
+        parse_json_body(body.as_bytes()).unwrap()
+    }
+
     #[test]
-    fn upper_bound_covers_text_framing_and_images() {
-        let req: ChatCompletionRequest = parse_json_body(
-            br#"{"model":"a/b","messages":[{"role":"user","content":[{"type":"text","text":"hello"},{"type":"image_url","image_url":{"url":"data:x"}}]}]}"#,
-        )
-        .unwrap();
-        let b = chat_prompt_bounds(&req);
+    fn cheap_bounds_cover_text_framing_and_images() {
+        let r = req(
+            r#"{"model":"a/b","messages":[{"role":"user","content":[{"type":"text","text":"hello world"},{"type":"image_url","image_url":{"url":"data:x"}}]}]}"#,
+        );
+        let b = chat_prompt_bounds(&r);
         assert_eq!(
             b.upper,
-            REPLY_PRIMING + MESSAGE_FRAMING + 4 + 5 + NON_TEXT_PART_MAX
+            REPLY_PRIMING + MESSAGE_FRAMING + 4 + 11 + NON_TEXT_PART_MAX
         );
-        assert_eq!(b.lower, 0);
+        assert_eq!(b.lower, 2);
+    }
+
+    #[test]
+    fn exact_bounds_are_tighter_and_within_the_cheap_ones() {
+        let text = "The quick brown fox jumps over the lazy dog. ".repeat(20);
+        let r = req(&format!(
+            r#"{{"model":"openai/gpt-4o","messages":[{{"role":"user","content":"{text}"}}]}}"#
+        ));
+        let cheap = chat_prompt_bounds(&r);
+        let exact = exact_chat_prompt_bounds(&r, Tokenizer::O200k).unwrap();
+        assert_eq!(
+            exact.lower, 201,
+            "10 tokens per sentence in o200k, and the last space"
+        );
+        assert!(exact.upper < cheap.upper / 3);
+        assert!(cheap.lower <= exact.lower);
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(
+            Tokenizer::for_model("openai/gpt-4o-mini"),
+            Some(Tokenizer::O200k)
+        );
+        assert_eq!(
+            Tokenizer::for_model("openai/gpt-4.1"),
+            Some(Tokenizer::O200k)
+        );
+        assert_eq!(
+            Tokenizer::for_model("openai/gpt-4-turbo"),
+            Some(Tokenizer::Cl100k)
+        );
+        assert_eq!(Tokenizer::for_model("anthropic/claude-sonnet-4.5"), None);
     }
 }

@@ -37,7 +37,18 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
     let mut resp = next.run(req).await;
+    // Error causes are logged here, never sent (STYLE: the error rides in extensions).
+    if let Some(info) = resp.extensions().get::<crate::error_response::ErrorInfo>() {
+        let status = resp.status().as_u16();
+        if status >= 500 {
+            tracing::error!(request_id = %id, %method, %path, status, error_type = info.error_type, cause = %info.cause, "request failed");
+        } else {
+            tracing::debug!(request_id = %id, %method, %path, status, error_type = info.error_type, "request refused");
+        }
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

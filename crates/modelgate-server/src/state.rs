@@ -88,10 +88,10 @@ impl AppState {
         let weak = Arc::downgrade(&state.0);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            loop {
+            for n in 0u64.. {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
-                inner.ledger.maintain().await;
+                inner.ledger.maintain(n).await;
             }
         });
         Ok(state)

@@ -7,6 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -15,8 +16,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/sqlite/0002_billing.sql")),
 ];
 
+/// Readers share a small pool; every write goes through one connection with
+/// `BEGIN IMMEDIATE`, so writers queue here instead of failing with SQLITE_BUSY when
+/// a read transaction would have to upgrade (WAL readers never block).
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 fn now_ms() -> i64 {
@@ -55,23 +60,33 @@ impl SqliteStore {
             }
         }
         let in_memory = url.contains(":memory:");
-        let pool = SqlitePoolOptions::new()
+        if in_memory {
             // An in-memory database exists per connection: keep exactly one.
-            .max_connections(if in_memory { 1 } else { 4 })
-            .min_connections(if in_memory { 1 } else { 0 })
-            .idle_timeout(if in_memory {
-                None
-            } else {
-                Some(Duration::from_secs(600))
-            })
-            .max_lifetime(if in_memory {
-                None
-            } else {
-                Some(Duration::from_secs(1800))
-            })
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?;
+            return Ok(Self {
+                writer: pool.clone(),
+                pool,
+            });
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
+    }
+
+    async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn bump_version(&self, tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<()> {
@@ -141,40 +156,62 @@ fn usage_from(row: &SqliteRow) -> StoreResult<UsageRecord> {
     })
 }
 
+/// SQLite allows 32,766 bound values per statement: 14 per record.
+const RECORDS_PER_INSERT: usize = 1_000;
+
 async fn insert_records(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     records: &[UsageRecord],
 ) -> StoreResult<()> {
-    for r in records {
-        sqlx::query("INSERT INTO usage_records (request_id, account_id, key_id, model, provider, prompt_tokens, completion_tokens, images, cost_nano, status, error_type, latency_ms, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&r.request_id)
-            .bind(&r.account_id)
-            .bind(&r.key_id)
-            .bind(&r.model)
-            .bind(&r.provider)
-            .bind(opt_i64(Some(r.prompt_tokens)))
-            .bind(opt_i64(Some(r.completion_tokens)))
-            .bind(opt_i64(Some(r.images)))
-            .bind(r.cost_nano)
-            .bind(i64::from(r.status))
-            .bind(&r.error_type)
-            .bind(opt_i64(Some(r.latency_ms)))
-            .bind(i64::from(r.attempts))
-            .bind(r.created_at)
-            .execute(&mut **tx)
-            .await?;
+    for chunk in records.chunks(RECORDS_PER_INSERT) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO usage_records (request_id, account_id, key_id, model, provider, prompt_tokens, completion_tokens, images, cost_nano, status, error_type, latency_ms, attempts, created_at) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(&r.request_id)
+                .push_bind(&r.account_id)
+                .push_bind(&r.key_id)
+                .push_bind(&r.model)
+                .push_bind(&r.provider)
+                .push_bind(opt_i64(Some(r.prompt_tokens)))
+                .push_bind(opt_i64(Some(r.completion_tokens)))
+                .push_bind(opt_i64(Some(r.images)))
+                .push_bind(r.cost_nano)
+                .push_bind(i64::from(r.status))
+                .push_bind(&r.error_type)
+                .push_bind(opt_i64(Some(r.latency_ms)))
+                .push_bind(i64::from(r.attempts))
+                .push_bind(r.created_at);
+        });
+        qb.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Charges summed per account and per key period: a batch moves money with a few
+/// statements however many requests it holds; usage records keep the per-request cost.
+fn aggregate(charges: &[Charge]) -> (BTreeMap<&str, (i64, usize)>, BTreeMap<(&str, i64), i64>) {
+    let mut accounts: BTreeMap<&str, (i64, usize)> = BTreeMap::new();
+    let mut keys: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+    for c in charges {
+        let a = accounts.entry(c.account_id.as_str()).or_default();
+        a.0 += c.amount_nano;
+        a.1 += 1;
+        *keys
+            .entry((c.key_id.as_str(), c.key_period_start))
+            .or_default() += c.amount_nano;
+    }
+    (accounts, keys)
 }
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
                     .bind(version)
@@ -234,7 +271,7 @@ impl Store for SqliteStore {
     async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
         let id = random_id("acct_");
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO accounts (id, name, balance_nano, allowed_models, rpm, tpm, max_concurrent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&id)
             .bind(&new.name)
@@ -275,7 +312,7 @@ impl Store for SqliteStore {
         amount_nano: i64,
         note: Option<String>,
     ) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let balance: Option<i64> = sqlx::query_scalar("UPDATE accounts SET balance_nano = balance_nano + ?, updated_at = ? WHERE id = ? RETURNING balance_nano")
             .bind(amount_nano)
             .bind(now_ms())
@@ -300,7 +337,7 @@ impl Store for SqliteStore {
         let generated =
             generate_key().map_err(|e| StoreError::Invalid(format!("no randomness: {e}")))?;
         let id = random_id("key_");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO api_keys (id, account_id, name, key_hash, prefix, allowed_models, rpm, tpm, max_concurrent, max_spend_nano, spend_period, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&id)
             .bind(account_id)
@@ -330,7 +367,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_key(&self, key_id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let updated =
             sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
                 .bind(now_ms())
@@ -354,40 +391,43 @@ impl Store for SqliteStore {
     }
 
     async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_records(&mut tx, records).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn settle(&self, batch: &SettleBatch) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let (accounts, keys) = aggregate(&batch.charges);
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
         insert_records(&mut tx, &batch.records).await?;
-        for c in &batch.charges {
+        for (account, (amount, requests)) in &accounts {
             sqlx::query("UPDATE accounts SET balance_nano = balance_nano - ?, leased_nano = MAX(leased_nano - ?, 0) WHERE id = ?")
-                .bind(c.amount_nano)
-                .bind(c.amount_nano)
-                .bind(&c.account_id)
+                .bind(amount)
+                .bind(amount)
+                .bind(account)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE balance_leases SET amount_nano = MAX(amount_nano - ?, 0) WHERE instance_id = ? AND account_id = ?")
-                .bind(c.amount_nano)
+                .bind(amount)
                 .bind(&batch.instance_id)
-                .bind(&c.account_id)
+                .bind(account)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO ledger (account_id, key_id, amount_nano, kind, request_id, created_at) VALUES (?, ?, ?, 'charge', ?, ?)")
-                .bind(&c.account_id)
-                .bind(&c.key_id)
-                .bind(-c.amount_nano)
-                .bind(&c.request_id)
-                .bind(now_ms())
+            sqlx::query("INSERT INTO ledger (account_id, amount_nano, kind, note, created_at) VALUES (?, ?, 'charge', ?, ?)")
+                .bind(account)
+                .bind(-amount)
+                .bind(format!("usage of {requests} requests"))
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
+        }
+        for ((key, period), amount) in &keys {
             sqlx::query("INSERT INTO key_spend (key_id, period_start, spent_nano) VALUES (?, ?, ?) ON CONFLICT(key_id, period_start) DO UPDATE SET spent_nano = spent_nano + excluded.spent_nano")
-                .bind(&c.key_id)
-                .bind(c.key_period_start)
-                .bind(c.amount_nano)
+                .bind(key)
+                .bind(period)
+                .bind(amount)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -403,7 +443,7 @@ impl Store for SqliteStore {
         min: i64,
         ttl_ms: i64,
     ) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT balance_nano, leased_nano FROM accounts WHERE id = ?")
                 .bind(account_id)
@@ -437,7 +477,7 @@ impl Store for SqliteStore {
         account_id: &str,
         amount: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let held: Option<i64> = sqlx::query_scalar(
             "SELECT amount_nano FROM balance_leases WHERE instance_id = ? AND account_id = ?",
         )
@@ -472,13 +512,13 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE balance_leases SET expires_at = ? WHERE instance_id = ?")
             .bind(now_ms() + ttl_ms)
             .bind(instance_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     async fn reclaim_expired_leases(&self) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let expired: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT instance_id, account_id, amount_nano FROM balance_leases WHERE expires_at < ?",
         )
@@ -579,7 +619,7 @@ impl Store for SqliteStore {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

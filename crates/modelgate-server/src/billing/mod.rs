@@ -24,6 +24,8 @@ pub const LEASE_IDLE: Duration = Duration::from_secs(2);
 /// Leases are taken for this many requests like the current one, to keep the store
 /// off the request path.
 const LEASE_AHEAD: i64 = 16;
+/// Maintenance ticks (seconds) between lease renewals: well inside `LEASE_TTL`.
+const RENEW_EVERY: u64 = 10;
 
 #[derive(Debug, Default)]
 struct Local {
@@ -216,8 +218,9 @@ impl Ledger {
         }
     }
 
-    /// Gives idle leases back and keeps the rest alive; reclaims dead instances'.
-    pub async fn maintain(&self) {
+    /// Every second: gives idle leases back; every `RENEW_EVERY` ticks also keeps
+    /// the rest alive and reclaims dead instances' leases.
+    pub async fn maintain(&self, tick: u64) {
         let idle: Vec<(String, i64)> = {
             let map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
             map.iter()
@@ -241,6 +244,9 @@ impl Ledger {
             {
                 tracing::warn!(error = %e, "returning an idle lease failed; it will expire");
             }
+        }
+        if tick % RENEW_EVERY != 0 {
+            return;
         }
         let ttl = LEASE_TTL.as_millis() as i64;
         if let Err(e) = self.store.renew_leases(&self.instance_id, ttl).await {

@@ -18,7 +18,9 @@ use modelgate_core::catalog::Operation;
 use modelgate_core::catalog::Resolved;
 use modelgate_core::openai::ChatCompletionRequest;
 use modelgate_core::pricing::chat_reservation;
-use modelgate_core::tokens::chat_prompt_bounds;
+use modelgate_core::tokens::{
+    chat_prompt_bounds, exact_chat_prompt_bounds, PromptBounds, Tokenizer,
+};
 use modelgate_core::GatewayError;
 
 pub async fn chat_completions(
@@ -76,12 +78,47 @@ async fn admit_chat(
             resolved.effort = Some(resolved.model.accept_effort(text, param)?);
         }
     }
-    let bounds = chat_prompt_bounds(request);
-    let reservation = chat_reservation(&resolved.model, bounds, request.output_limit());
-    let hold = state
+    let model = &resolved.model;
+    let tokenizer = Tokenizer::for_model(&model.id);
+    let exact = |b: PromptBounds| {
+        tokenizer
+            .and_then(|t| exact_chat_prompt_bounds(request, t))
+            .unwrap_or(b)
+    };
+    let wanted_output = request.output_limit();
+    let mut bounds = chat_prompt_bounds(request);
+    // §1: 413 before 402. Count exactly only when the cheap bound cannot rule it out.
+    if model.context_window > 0 {
+        if bounds.upper + wanted_output.unwrap_or(0) > model.context_window {
+            bounds = exact(bounds);
+        }
+        if bounds.lower + wanted_output.unwrap_or(0) > model.context_window {
+            return Err(GatewayError::ContextWindowExceeded {
+                model: model.id.clone(),
+                context_window: model.context_window,
+                prompt_tokens: bounds.lower,
+                max_tokens: wanted_output,
+            });
+        }
+    }
+    let mut reservation = chat_reservation(model, bounds, wanted_output);
+    let mut held = state
         .ledger
         .reserve(&authed.account, &authed.key, reservation.amount)
-        .await?;
+        .await;
+    if matches!(held, Err(GatewayError::InsufficientBalance(_)))
+        && !bounds.exact
+        && tokenizer.is_some()
+    {
+        // Near the limit: the exact count may show that the request fits after all.
+        bounds = exact(bounds);
+        reservation = chat_reservation(model, bounds, wanted_output);
+        held = state
+            .ledger
+            .reserve(&authed.account, &authed.key, reservation.amount)
+            .await;
+    }
+    let hold = held?;
     Ok(Admitted {
         resolved,
         hold,

@@ -240,3 +240,79 @@ async fn a_client_that_disconnects_mid_stream_pays_for_what_was_streamed() {
         1_000_000_000 - usd(&records[0]["cost_usd"])
     );
 }
+
+/// The built-in `openai` provider pointed at the simulator, so that OpenAI-family
+/// models (counted with the bundled tokenizer) can be called.
+fn openai_via_sim(gw_extra: &str) -> String {
+    format!("{gw_extra}\n[[providers]]\nid = \"openai\"\nbase_url = \"SIM_OPENAI\"\napi_key_env = \"SIM_KEY\"\n")
+}
+
+async fn gateway_with_openai(extra: &str) -> Gateway {
+    let sim = modelgate_simulator::Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        modelgate_simulator::SimulatorConfig {
+            api_key: Some(SIM_KEY.into()),
+        },
+    )
+    .await
+    .unwrap();
+    let config = sim_config(
+        &sim,
+        &openai_via_sim(extra).replace("SIM_OPENAI", &sim.openai_base_url()),
+    );
+    let mut gw = Gateway::start_with(&config, &[("SIM_KEY", SIM_KEY)]).await;
+    gw.sim = Some(sim);
+    gw
+}
+
+#[tokio::test]
+async fn context_window_is_checked_before_the_call_without_false_positives() {
+    let extra = "[[models]]\nid = \"openai/gpt-4.1\"\ncontext_window = 60\nmax_output_tokens = 10\n\n[[models]]\nid = \"sim/tiny\"\noperations = [\"chat_completions\"]\ncontext_window = 50\nroutes = [{ provider = \"sim\", upstream_model = \"tiny@id=tiny\" }]\n";
+    let gw = gateway_with_openai(extra).await;
+    // 100 words can never fit 50 tokens: 413 before any upstream call.
+    let r = gw
+        .chat(json!({"model": "sim/tiny", "messages": user(&"word ".repeat(100))}))
+        .await;
+    let b = expect_error(r, 413, "request_too_large").await;
+    assert_eq!(
+        b["error"]["details"],
+        json!({"model": "sim/tiny", "context_window": 50, "prompt_tokens": 100, "max_tokens": null})
+    );
+    assert!(gw.sim().requests_with_id("tiny").is_empty());
+    // The prompt plus max_tokens.
+    let r = gw.chat(json!({"model": "sim/tiny", "max_tokens": 45, "messages": user("one two three four five six")})).await;
+    let b = expect_error(r, 413, "request_too_large").await;
+    assert_eq!(b["error"]["details"]["max_tokens"], 45);
+    // 40 tokens by o200k but 200 bytes: the exact count lets it through.
+    let r = gw.chat(json!({"model": "openai/gpt-4.1", "max_tokens": 10, "messages": user(&"hello ".repeat(40))})).await;
+    assert_eq!(r.status(), 200);
+    let r = gw.chat(json!({"model": "openai/gpt-4.1", "max_tokens": 10, "messages": user(&"hello ".repeat(60))})).await;
+    expect_error(r, 413, "request_too_large").await;
+}
+
+#[tokio::test]
+async fn near_the_limit_the_exact_count_decides() {
+    let gw = gateway_with_openai("[[models]]\nid = \"openai/gpt-4.1\"\npricing = { input_per_mtok = 1000.0, output_per_mtok = 1000.0 }\n").await;
+    // 200 tokens of prompt by o200k (1,200 bytes) + 10 output at $0.001 each.
+    let text = "hello ".repeat(200);
+    let (_, key) = gw.account_key(0.25, json!({}), json!({})).await;
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "openai/gpt-4.1", "max_tokens": 10, "messages": user(&text)}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "bytes alone would reserve $1.2; the exact bound is about $0.22"
+    );
+    let (_, key) = gw.account_key(0.1, json!({}), json!({})).await;
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "openai/gpt-4.1", "max_tokens": 10, "messages": user(&text)}),
+        )
+        .await;
+    expect_error(r, 402, "insufficient_balance").await;
+}
