@@ -190,7 +190,12 @@ async fn insert_records(
 
 /// Charges summed per account and per key period: a batch moves money with a few
 /// statements however many requests it holds; usage records keep the per-request cost.
-fn aggregate(charges: &[Charge]) -> (BTreeMap<&str, (i64, usize)>, BTreeMap<(&str, i64), i64>) {
+/// Per account: (amount, requests).
+type AccountTotals<'a> = BTreeMap<&'a str, (i64, usize)>;
+/// Per (key, period start): amount.
+type KeyTotals<'a> = BTreeMap<(&'a str, i64), i64>;
+
+fn aggregate(charges: &[Charge]) -> (AccountTotals<'_>, KeyTotals<'_>) {
     let mut accounts: BTreeMap<&str, (i64, usize)> = BTreeMap::new();
     let mut keys: BTreeMap<(&str, i64), i64> = BTreeMap::new();
     for c in charges {
