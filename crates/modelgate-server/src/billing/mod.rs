@@ -245,7 +245,7 @@ impl Ledger {
                 tracing::warn!(error = %e, "returning an idle lease failed; it will expire");
             }
         }
-        if tick % RENEW_EVERY != 0 {
+        if !tick.is_multiple_of(RENEW_EVERY) {
             return;
         }
         let ttl = LEASE_TTL.as_millis() as i64;
