@@ -41,6 +41,8 @@ pub struct ChatCall<'a> {
     pub max_output_tokens: Option<u64>,
     /// `x-mock-fault` from the client, honoured only by the `mock` kind.
     pub mock_fault: Option<&'a str>,
+    /// Limits for server-side fetches of client-supplied image URLs (SSRF guard).
+    pub fetch: &'a modelgate_core::config::FetchConfig,
 }
 
 /// How one failed attempt counts for retries and health.

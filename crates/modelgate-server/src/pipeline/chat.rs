@@ -65,6 +65,7 @@ async fn call_upstream(
         effort: job.resolved.effort,
         max_output_tokens: Some(job.output_limit),
         mock_fault: job.mock_fault.as_deref(),
+        fetch: &job.state.config.fetch,
     };
     job.state.providers.chat(call).await
 }
