@@ -2,6 +2,11 @@
 
 mod cli;
 
+/// mimalloc: the gateway allocates many small, short-lived buffers per request
+/// (JSON, headers); glibc malloc showed ~10% of CPU under load in the profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use std::process::ExitCode;
 

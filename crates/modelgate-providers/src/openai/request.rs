@@ -2,6 +2,7 @@
 
 use crate::{ChatCall, UpstreamError};
 use modelgate_core::openai::StreamOptions;
+use modelgate_core::model_id::ReasoningEffort;
 use modelgate_core::GatewayError;
 
 pub fn to_native(call: &ChatCall<'_>) -> Result<Vec<u8>, UpstreamError> {
@@ -26,8 +27,38 @@ pub fn to_native(call: &ChatCall<'_>) -> Result<Vec<u8>, UpstreamError> {
         }
     }
     if let Some(effort) = call.effort {
-        req.reasoning_effort = Some(effort.as_str().to_owned());
+        req.reasoning_effort = effort_value(&call.route.provider.base_url, effort).map(str::to_owned);
         req.extra.remove("reasoning");
     }
     serde_json::to_vec(&req).map_err(|e| UpstreamError::fatal(GatewayError::internal(e)))
+}
+
+/// The `reasoning_effort` each OpenAI-compatible upstream understands: OpenAI takes
+/// low/medium/high; xAI's grok reasoning models take low/high; DeepSeek and Mistral
+/// choose reasoning by model, not by a field, so nothing is sent.
+fn effort_value(base_url: &str, effort: ReasoningEffort) -> Option<&'static str> {
+    let host = base_url.split("://").nth(1).unwrap_or(base_url);
+    if host.starts_with("api.deepseek.com") || host.starts_with("api.mistral.ai") {
+        return None;
+    }
+    Some(match (host.starts_with("api.x.ai"), effort) {
+        (true, ReasoningEffort::Low | ReasoningEffort::Medium) => "low",
+        (true, _) => "high",
+        (false, ReasoningEffort::Max) => "high",
+        (false, e) => e.as_str(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effort_per_upstream() {
+        assert_eq!(effort_value("https://api.openai.com/v1", ReasoningEffort::Medium), Some("medium"));
+        assert_eq!(effort_value("https://api.openai.com/v1", ReasoningEffort::Max), Some("high"));
+        assert_eq!(effort_value("https://api.x.ai/v1", ReasoningEffort::Medium), Some("low"));
+        assert_eq!(effort_value("https://api.deepseek.com/v1", ReasoningEffort::High), None);
+        assert_eq!(effort_value("http://127.0.0.1:8000/v1", ReasoningEffort::Low), Some("low"));
+    }
 }
