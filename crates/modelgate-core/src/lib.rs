@@ -6,6 +6,7 @@ pub mod access;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod model_id;
 pub mod money;
 pub mod openai;

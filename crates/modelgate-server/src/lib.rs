@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod error_response;
 pub mod extract;
+pub mod limits;
 pub mod pipeline;
 pub mod request_id;
 pub mod routes;

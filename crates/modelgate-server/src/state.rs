@@ -2,6 +2,7 @@
 
 use crate::auth::AuthCache;
 use crate::billing::Ledger;
+use crate::limits::Limiter;
 use crate::tasks::Tasks;
 use crate::usage::UsageSink;
 use modelgate_core::catalog::Catalog;
@@ -31,6 +32,7 @@ pub struct Inner {
     pub admin_token: Option<Secret>,
     pub usage: UsageSink,
     pub ledger: Arc<Ledger>,
+    pub limiter: Arc<Limiter>,
     pub tasks: Tasks,
 }
 
@@ -60,6 +62,7 @@ impl AppState {
             crate::request_id::new_request_id().replacen("req_", "gw_", 1),
         ));
         let usage = UsageSink::start(Arc::clone(&opts.store), Arc::clone(&ledger));
+        let limiter = Limiter::new(opts.config.limits);
         let auth = AuthCache::default();
         auth.install(opts.store.snapshot().await.map_err(|e| e.to_string())?);
         let state = AppState(Arc::new(Inner {
@@ -72,6 +75,7 @@ impl AppState {
             admin_token: opts.admin_token,
             usage,
             ledger,
+            limiter,
             tasks,
         }));
         let weak = Arc::downgrade(&state.0);

@@ -7,6 +7,7 @@ use super::headers::{deprecation, server_timing};
 use super::record::Record;
 use crate::billing::Hold;
 use crate::error_response::error_response;
+use crate::limits::Admission;
 use crate::sse;
 use crate::state::AppState;
 use axum::body::Body;
@@ -30,6 +31,8 @@ pub struct ChatJob {
     pub record: Record,
     pub resolved: Resolved,
     pub hold: Hold,
+    /// Rate-limit slots; settled with the actual tokens, released when dropped.
+    pub admission: Admission,
     /// The output limit reserved for; sent upstream when the client set none.
     pub output_limit: u64,
     pub request: ChatCompletionRequest,
@@ -89,6 +92,7 @@ async fn complete(job: ChatJob) -> Response {
         mut record,
         resolved,
         hold,
+        admission,
         ..
     } = job;
     record.inner.attempts = progress.count;
@@ -98,6 +102,7 @@ async fn complete(job: ChatJob) -> Response {
         Err(e) => {
             // Nothing was produced: the hold is released, nothing billed.
             drop(hold);
+            admission.settle(0);
             let mut resp = error_response(&e);
             if progress.count > 0 {
                 server_timing(
@@ -114,6 +119,7 @@ async fn complete(job: ChatJob) -> Response {
     let cost = chat_cost(&resolved.model, &usage);
     record.set_usage(&usage, cost);
     let charge = hold.settle(cost);
+    admission.settle(usage.prompt_tokens + usage.completion_tokens);
     let body = match serde_json::to_vec(&completion) {
         Ok(b) => b,
         Err(e) => {
@@ -214,6 +220,7 @@ async fn stream_task(job: ChatJob, commit: Commit) {
         resolved,
         request,
         hold,
+        admission,
         ..
     } = job;
     record.inner.attempts = progress.count;
@@ -222,6 +229,7 @@ async fn stream_task(job: ChatJob, commit: Commit) {
         Ok(d) => d.value,
         Err(e) => {
             drop(hold);
+            admission.settle(0);
             match commit.take() {
                 Some((tx, _)) => {
                     let mut resp = error_response(&e);
@@ -265,6 +273,7 @@ async fn stream_task(job: ChatJob, commit: Commit) {
     record.set_usage(&usage, cost);
     // Tokens produced before a disconnect or a failure are billed (DESIGN §4).
     let charge = hold.settle(cost);
+    admission.settle(usage.prompt_tokens + usage.completion_tokens);
     match failure {
         None => {
             if !relay.client_gone {

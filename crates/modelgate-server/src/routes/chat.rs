@@ -4,6 +4,7 @@ use crate::auth::Authed;
 use crate::billing::Hold;
 use crate::error_response::error_response;
 use crate::extract::read_json;
+use crate::limits::Admission;
 use crate::pipeline::admit::admit;
 use crate::pipeline::chat::{run, ChatJob};
 use crate::pipeline::record::Record;
@@ -51,6 +52,7 @@ pub async fn chat_completions(
         record,
         resolved: admitted.resolved,
         hold: admitted.hold,
+        admission: admitted.admission,
         output_limit: admitted.output_limit,
         request,
         mock_fault,
@@ -61,6 +63,7 @@ pub async fn chat_completions(
 struct Admitted {
     resolved: Resolved,
     hold: Hold,
+    admission: Admission,
     output_limit: u64,
 }
 
@@ -87,6 +90,9 @@ async fn admit_chat(
     };
     let wanted_output = request.output_limit();
     let mut bounds = chat_prompt_bounds(request);
+    // §1: 429 before 413; tpm is charged with the reserved tokens.
+    let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
+    let admission = state.limiter.admit(authed, reserved_tokens)?;
     // §1: 413 before 402. Count exactly only when the cheap bound cannot rule it out.
     if model.context_window > 0 {
         if bounds.upper + wanted_output.unwrap_or(0) > model.context_window {
@@ -122,6 +128,7 @@ async fn admit_chat(
     Ok(Admitted {
         resolved,
         hold,
+        admission,
         output_limit: reservation.output_limit,
     })
 }

@@ -316,3 +316,79 @@ async fn near_the_limit_the_exact_count_decides() {
         .await;
     expect_error(r, 402, "insufficient_balance").await;
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw
+        .account_key(1.0, json!({"limits": {"rpm": 2}}), json!({}))
+        .await;
+    let body = json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")});
+    for _ in 0..2 {
+        assert_eq!(gw.chat_as(&key, body.clone()).await.status(), 200);
+    }
+    let r = gw.chat_as(&key, body.clone()).await;
+    let ra = r.headers()["retry-after"].to_str().unwrap().to_owned();
+    let b = expect_error(r, 429, "rate_limit_exceeded").await;
+    assert_eq!(ra, "30", "one more request is admitted after 60 s / 2");
+    assert!(b["error"]["message"].as_str().unwrap().contains("account"));
+
+    // A key's own limit narrows its account's. tpm is charged with the reserved
+    // tokens (13 + 60) while a request runs, then corrected to its actual usage.
+    let (_, key) = gw
+        .account_key(1.0, json!({}), json!({"limits": {"tpm": 100}}))
+        .await;
+    let body = json!({"model": "demo/echo", "max_tokens": 60, "messages": user("hi")});
+    let running = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .header("x-mock-fault", "delay_ms=500")
+        .json(&body)
+        .send();
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        gw.chat_as(&key, body.clone()).await
+    };
+    let (running, refused) = tokio::join!(running, refused);
+    assert_eq!(running.unwrap().status(), 200);
+    let b = expect_error(refused, 429, "rate_limit_exceeded").await;
+    assert!(b["error"]["message"].as_str().unwrap().contains("API key"));
+    // The first used 2 tokens: the rest came back.
+    assert_eq!(gw.chat_as(&key, body).await.status(), 200);
+}
+
+#[tokio::test]
+async fn concurrency_limit() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw
+        .account_key(1.0, json!({"limits": {"max_concurrent": 1}}), json!({}))
+        .await;
+    let slow = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .header("x-mock-fault", "delay_ms=500")
+        .json(&json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")}))
+        .send();
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        gw.chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")}),
+        )
+        .await
+    };
+    let (first, second) = tokio::join!(slow, second);
+    assert_eq!(first.unwrap().status(), 200);
+    expect_error(second, 429, "rate_limit_exceeded").await;
+    assert_eq!(
+        gw.chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")})
+        )
+        .await
+        .status(),
+        200
+    );
+}
