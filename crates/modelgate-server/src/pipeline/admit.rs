@@ -1,9 +1,16 @@
-//! Catalog and access checks that run before any upstream call.
+//! Everything checked before any upstream call, in DESIGN §1's order.
 
 use crate::auth::Authed;
+use crate::billing::Hold;
+use crate::limits::Admission;
 use crate::state::AppState;
 use modelgate_core::access::allowed;
-use modelgate_core::catalog::{Operation, Resolved};
+use modelgate_core::catalog::{Model, Operation, Resolved};
+use modelgate_core::openai::ChatCompletionRequest;
+use modelgate_core::pricing::chat_reservation;
+use modelgate_core::tokens::{
+    chat_prompt_bounds, exact_chat_prompt_bounds, PromptBounds, Tokenizer,
+};
 use modelgate_core::GatewayError;
 
 pub fn admit(
@@ -56,4 +63,86 @@ fn unconfigured(resolved: &Resolved) -> GatewayError {
         reason,
         retry_after: None,
     }
+}
+
+pub struct Admitted {
+    pub resolved: Resolved,
+    pub hold: Hold,
+    pub admission: Admission,
+    pub output_limit: u64,
+}
+
+/// DESIGN §1's order after the body: model, operation, access, configured route,
+/// [rate limits], context window, balance.
+pub async fn admit_chat(
+    state: &AppState,
+    authed: &Authed,
+    request: &ChatCompletionRequest,
+) -> Result<Admitted, GatewayError> {
+    request.validate()?;
+    let mut resolved = admit(state, authed, &request.model, Operation::ChatCompletions)?;
+    if resolved.effort.is_none() {
+        if let Some((text, param)) = request.body_effort() {
+            resolved.effort = Some(resolved.model.accept_effort(text, param)?);
+        }
+    }
+    let model = &resolved.model;
+    let tokenizer = Tokenizer::for_model(&model.id);
+    let exact = |b: PromptBounds| {
+        tokenizer
+            .and_then(|t| exact_chat_prompt_bounds(request, t))
+            .unwrap_or(b)
+    };
+    let wanted_output = request.output_limit();
+    let mut bounds = chat_prompt_bounds(request);
+    // §1: 429 before 413; tpm is charged with the reserved tokens.
+    let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
+    let admission = state.limiter.admit(authed, reserved_tokens)?;
+    // §1: 413 before 402. Count exactly only when the cheap bound cannot rule it out.
+    if bounds.upper + wanted_output.unwrap_or(0) > model.context_window {
+        bounds = exact(bounds);
+    }
+    check_context(model, bounds, wanted_output)?;
+    let mut reservation = chat_reservation(model, bounds, wanted_output);
+    let mut held = state
+        .ledger
+        .reserve(&authed.account, &authed.key, reservation.amount)
+        .await;
+    if matches!(held, Err(GatewayError::InsufficientBalance(_)))
+        && !bounds.exact
+        && tokenizer.is_some()
+    {
+        // Near the limit: the exact count may show that the request fits after all.
+        bounds = exact(bounds);
+        reservation = chat_reservation(model, bounds, wanted_output);
+        held = state
+            .ledger
+            .reserve(&authed.account, &authed.key, reservation.amount)
+            .await;
+    }
+    let hold = held?;
+    Ok(Admitted {
+        resolved,
+        hold,
+        admission,
+        output_limit: reservation.output_limit,
+    })
+}
+
+/// 413 when even the prompt's lower bound (plus max_tokens when set) cannot fit.
+fn check_context(
+    model: &Model,
+    bounds: PromptBounds,
+    wanted_output: Option<u64>,
+) -> Result<(), GatewayError> {
+    if model.context_window > 0 && bounds.lower + wanted_output.unwrap_or(0) > model.context_window
+    {
+        return Err(GatewayError::ContextWindowExceeded {
+            model: model.id.clone(),
+            context_window: model.context_window,
+            prompt_tokens: bounds.lower,
+            max_tokens: wanted_output,
+        });
+    }
+    Ok(())
 }

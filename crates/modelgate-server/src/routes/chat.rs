@@ -1,11 +1,9 @@
 //! POST /v1/chat/completions.
 
 use crate::auth::Authed;
-use crate::billing::Hold;
 use crate::error_response::error_response;
 use crate::extract::read_json;
-use crate::limits::Admission;
-use crate::pipeline::admit::admit;
+use crate::pipeline::admit::admit_chat;
 use crate::pipeline::chat::{run, ChatJob};
 use crate::pipeline::record::Record;
 use crate::request_id::RequestId;
@@ -15,14 +13,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use http::HeaderMap;
-use modelgate_core::catalog::Operation;
-use modelgate_core::catalog::Resolved;
 use modelgate_core::openai::ChatCompletionRequest;
-use modelgate_core::pricing::chat_reservation;
-use modelgate_core::tokens::{
-    chat_prompt_bounds, exact_chat_prompt_bounds, PromptBounds, Tokenizer,
-};
-use modelgate_core::GatewayError;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -58,79 +49,6 @@ pub async fn chat_completions(
         mock_fault,
     })
     .await
-}
-
-struct Admitted {
-    resolved: Resolved,
-    hold: Hold,
-    admission: Admission,
-    output_limit: u64,
-}
-
-/// DESIGN §1's order after the body: model, operation, access, configured route,
-/// [rate limits], context window, balance.
-async fn admit_chat(
-    state: &AppState,
-    authed: &Authed,
-    request: &ChatCompletionRequest,
-) -> Result<Admitted, GatewayError> {
-    request.validate()?;
-    let mut resolved = admit(state, authed, &request.model, Operation::ChatCompletions)?;
-    if resolved.effort.is_none() {
-        if let Some((text, param)) = request.body_effort() {
-            resolved.effort = Some(resolved.model.accept_effort(text, param)?);
-        }
-    }
-    let model = &resolved.model;
-    let tokenizer = Tokenizer::for_model(&model.id);
-    let exact = |b: PromptBounds| {
-        tokenizer
-            .and_then(|t| exact_chat_prompt_bounds(request, t))
-            .unwrap_or(b)
-    };
-    let wanted_output = request.output_limit();
-    let mut bounds = chat_prompt_bounds(request);
-    // §1: 429 before 413; tpm is charged with the reserved tokens.
-    let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
-    let admission = state.limiter.admit(authed, reserved_tokens)?;
-    // §1: 413 before 402. Count exactly only when the cheap bound cannot rule it out.
-    if model.context_window > 0 {
-        if bounds.upper + wanted_output.unwrap_or(0) > model.context_window {
-            bounds = exact(bounds);
-        }
-        if bounds.lower + wanted_output.unwrap_or(0) > model.context_window {
-            return Err(GatewayError::ContextWindowExceeded {
-                model: model.id.clone(),
-                context_window: model.context_window,
-                prompt_tokens: bounds.lower,
-                max_tokens: wanted_output,
-            });
-        }
-    }
-    let mut reservation = chat_reservation(model, bounds, wanted_output);
-    let mut held = state
-        .ledger
-        .reserve(&authed.account, &authed.key, reservation.amount)
-        .await;
-    if matches!(held, Err(GatewayError::InsufficientBalance(_)))
-        && !bounds.exact
-        && tokenizer.is_some()
-    {
-        // Near the limit: the exact count may show that the request fits after all.
-        bounds = exact(bounds);
-        reservation = chat_reservation(model, bounds, wanted_output);
-        held = state
-            .ledger
-            .reserve(&authed.account, &authed.key, reservation.amount)
-            .await;
-    }
-    let hold = held?;
-    Ok(Admitted {
-        resolved,
-        hold,
-        admission,
-        output_limit: reservation.output_limit,
-    })
 }
 
 /// Answers a refusal before any upstream call, recording it (DESIGN §1: every
