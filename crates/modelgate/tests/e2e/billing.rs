@@ -42,12 +42,7 @@ async fn concurrent_requests_never_overdraw() {
     let body = json!({"model": "demo/echo", "max_tokens": 100, "messages": user("hello")});
     let requests = (0..200).map(|_| {
         // The delay keeps every admitted request in flight, holding its reservation.
-        gw.http
-            .post(gw.url("/v1/chat/completions"))
-            .bearer_auth(&key)
-            .header("x-mock-fault", "delay_ms=1500")
-            .json(&body)
-            .send()
+        gw.with_fault(&key, "delay_ms=1500", &body).send()
     });
     let results = futures_util::future::join_all(requests).await;
     let statuses: Vec<u16> = results
@@ -339,13 +334,7 @@ async fn rate_limits_answer_429_with_retry_after() {
         .account_key(1.0, json!({}), json!({"limits": {"tpm": 100}}))
         .await;
     let body = json!({"model": "demo/echo", "max_tokens": 60, "messages": user("hi")});
-    let running = gw
-        .http
-        .post(gw.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .header("x-mock-fault", "delay_ms=500")
-        .json(&body)
-        .send();
+    let running = gw.with_fault(&key, "delay_ms=500", &body).send();
     let refused = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
         gw.chat_as(&key, body.clone()).await
@@ -365,11 +354,11 @@ async fn concurrency_limit() {
         .account_key(1.0, json!({"limits": {"max_concurrent": 1}}), json!({}))
         .await;
     let slow = gw
-        .http
-        .post(gw.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .header("x-mock-fault", "delay_ms=500")
-        .json(&json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")}))
+        .with_fault(
+            &key,
+            "delay_ms=500",
+            &json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")}),
+        )
         .send();
     let second = async {
         tokio::time::sleep(Duration::from_millis(150)).await;

@@ -141,11 +141,11 @@ async fn mock_provider_echoes_and_honours_faults() {
         .unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "hi there");
     let r = gw
-        .http
-        .post(gw.url("/v1/chat/completions"))
-        .bearer_auth(&gw.key)
-        .header("x-mock-fault", "status=503")
-        .json(&json!({"model": "demo/echo", "messages": user("x")}))
+        .with_fault(
+            &gw.key,
+            "status=503",
+            &json!({"model": "demo/echo", "messages": user("x")}),
+        )
         .send()
         .await
         .unwrap();
@@ -164,11 +164,11 @@ async fn mock_provider_echoes_and_honours_faults() {
 async fn mid_stream_failure_ends_with_an_error_event() {
     let gw = Gateway::start("").await;
     let r = gw
-        .http
-        .post(gw.url("/v1/chat/completions"))
-        .bearer_auth(&gw.key)
-        .header("x-mock-fault", "cut_after=2")
-        .json(&json!({"model": "demo/echo", "stream": true, "messages": user("w1 w2 w3 w4")}))
+        .with_fault(
+            &gw.key,
+            "cut_after=2",
+            &json!({"model": "demo/echo", "stream": true, "messages": user("w1 w2 w3 w4")}),
+        )
         .send()
         .await
         .unwrap();

@@ -169,6 +169,15 @@ impl Gateway {
         self.post_as(&self.key, "/v1/chat/completions", body).await
     }
 
+    /// A chat request with the mock provider's `x-mock-fault` header.
+    pub fn with_fault(&self, key: &str, fault: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .header("x-mock-fault", fault)
+            .json(body)
+    }
+
     pub async fn chat_as(&self, key: &str, body: Value) -> reqwest::Response {
         self.post_as(key, "/v1/chat/completions", body).await
     }
