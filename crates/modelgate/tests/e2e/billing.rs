@@ -381,3 +381,52 @@ async fn concurrency_limit() {
         200
     );
 }
+
+#[tokio::test]
+async fn two_instances_on_one_database_never_overdraw() {
+    let a = Gateway::start("").await;
+    let b = a.another_instance().await;
+    const COVERED: i64 = 20;
+    let credits = (COVERED * HELLO_RESERVATION_NANO) as f64 / 1e9;
+    let (id, key) = a.account_key(credits, json!({}), json!({})).await;
+    let body = json!({"model": "demo/echo", "max_tokens": 100, "messages": user("hello")});
+    // Give instance b time to see the new key (the cache follows the database).
+    for _ in 0..100 {
+        if b.chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 1, "messages": user("")}),
+        )
+        .await
+        .status()
+            != 401
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let requests = (0..60).map(|i| {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        gw.with_fault(&key, "delay_ms=1500", &body).send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count() as i64;
+    // The probe above cost one reservation's worth at most; none may overdraw.
+    assert!(
+        ok <= COVERED,
+        "{ok} answered with money for {COVERED}: {statuses:?}"
+    );
+    assert!(
+        ok >= COVERED - 2,
+        "leases were not shared fairly: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 402),
+        "{statuses:?}"
+    );
+    let acct = settled_account(&a, &id).await;
+    assert!(usd(&acct["balance_usd"]) >= 0);
+}

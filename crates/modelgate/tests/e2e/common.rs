@@ -106,6 +106,24 @@ impl Gateway {
     pub async fn start_with(config: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = TempDir::new();
         let db = dir.0.join("gw.db");
+        Gateway::start_on(dir, &db, config, env).await
+    }
+
+    /// Another instance on the same database as `self` (multi-instance tests).
+    pub async fn another_instance(&self) -> Gateway {
+        let config = std::fs::read_to_string(&self.config_path).unwrap();
+        // Drop the `[storage]` header and `database_url` line that `start_on` writes.
+        let config: String = config.lines().skip(2).collect::<Vec<_>>().join("\n");
+        let db = self.dir.0.join("gw.db");
+        Gateway::start_on(TempDir::new(), &db, &config, &[("SIM_KEY", SIM_KEY)]).await
+    }
+
+    async fn start_on(
+        dir: TempDir,
+        db: &std::path::Path,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let config_path = dir.0.join("modelgate.toml");
         let text = format!(
             "[storage]\ndatabase_url = \"sqlite://{}\"\n{config}",
