@@ -18,9 +18,7 @@ pub fn new_request_id() -> String {
     }
     let mut id = String::with_capacity(28);
     id.push_str("req_");
-    for b in bytes {
-        id.push_str(&format!("{b:02x}"));
-    }
+    id.push_str(&modelgate_store::hex(&bytes));
     id
 }
 

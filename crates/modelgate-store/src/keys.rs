@@ -26,11 +26,17 @@ pub fn generate_key() -> Result<GeneratedKey, getrandom::Error> {
     })
 }
 
+/// Runs on every authenticated request: hex by table, not by `format!`.
 pub fn hash_key(plaintext: &str) -> String {
-    let digest = Sha256::digest(plaintext.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    hex(&Sha256::digest(plaintext.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
 }

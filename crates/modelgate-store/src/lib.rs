@@ -5,7 +5,7 @@ mod keys;
 mod model;
 mod sqlite;
 
-pub use keys::{generate_key, hash_key, KEY_PREFIX};
+pub use keys::{generate_key, hash_key, hex, KEY_PREFIX};
 pub use model::*;
 pub use sqlite::SqliteStore;
 
