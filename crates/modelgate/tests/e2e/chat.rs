@@ -207,3 +207,39 @@ async fn usage_records_cover_refusals_and_answers() {
     assert_eq!(refused["error_type"], "model_not_found");
     assert_eq!(refused["attempts"], 0);
 }
+
+#[tokio::test]
+async fn slow_first_token_commits_the_stream_with_keepalives() {
+    let gw = Gateway::start(
+        "[retry]\nstream_keepalive_ms = 100\nbase_delay_ms = 1\nmax_delay_ms = 10\n",
+    )
+    .await;
+    let body = json!({"model": "demo/echo", "stream": true, "messages": user("late words")});
+    let started = Instant::now();
+    let r = gw
+        .with_fault(&gw.key, "delay_ms=600", &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(550),
+        "the 200 is committed before the first token"
+    );
+    let text = r.text().await.unwrap();
+    let first_data = text.find("data: ").unwrap();
+    assert!(text[..first_data].contains(": keep-alive\n\n"), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"));
+
+    // After the commit a failure can only be an SSE error event.
+    let r = gw
+        .with_fault(&gw.key, "delay_ms=300,status=503", &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains(": keep-alive"), "{text}");
+    assert!(text.contains("\"type\":\"provider_error\""), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+}
