@@ -2,6 +2,7 @@
 //! each kind's folder translates the OpenAI hub types to its native API and back,
 //! and maps its failures into the contract (`UpstreamError`).
 
+mod anthropic;
 mod http;
 mod mock;
 mod openai;
@@ -100,16 +101,15 @@ impl Providers {
         match provider.kind {
             ProviderKind::Mock => mock::chat(&call).await,
             ProviderKind::Openai => openai::chat(self.client(&provider.id)?, &call).await,
-            ProviderKind::Anthropic | ProviderKind::Gemini => {
-                Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
-                    model: call.canonical_model.to_owned(),
-                    reason: format!(
-                        "the provider kind of \"{}\" is not supported by this build yet.",
-                        provider.id
-                    ),
-                    retry_after: None,
-                }))
-            }
+            ProviderKind::Anthropic => anthropic::chat(self.client(&provider.id)?, &call).await,
+            ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                model: call.canonical_model.to_owned(),
+                reason: format!(
+                    "the provider kind of \"{}\" is not supported by this build yet.",
+                    provider.id
+                ),
+                retry_after: None,
+            })),
         }
     }
 

@@ -1,0 +1,161 @@
+//! The `anthropic` kind: the Messages API (`{base_url}/v1/messages`,
+//! `anthropic-version: 2023-06-01`). The OpenAI hub request is translated to a
+//! native one (`request.rs`), the answer or the SSE events back to OpenAI shapes
+//! (`response.rs`, `stream.rs`), failures into the contract (`error.rs`). This file
+//! is the thin async part: URL, headers, send, and the SSE loop feeding the mapper.
+
+mod error;
+mod request;
+mod response;
+mod stream;
+mod wire;
+
+pub use error::map_error;
+
+use crate::http::{send, transport_error, SseDecoder};
+use crate::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
+use futures_util::{Stream, StreamExt};
+use modelgate_core::openai::ChatCompletionChunk;
+use modelgate_core::GatewayError;
+use request::Target;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use stream::StreamMapper;
+
+const API_VERSION: &str = "2023-06-01";
+
+/// Error bodies are read only this far: enough for any real error, bounded for a
+/// misbehaving upstream.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub async fn chat(
+    client: &reqwest::Client,
+    call: &ChatCall<'_>,
+) -> Result<ChatResponse, UpstreamError> {
+    let spec = &call.route.provider;
+    let model = call.canonical_model;
+    let native =
+        request::to_native(call.request, &Target::of(call)).map_err(UpstreamError::fatal)?;
+    let body =
+        serde_json::to_vec(&native).map_err(|e| UpstreamError::fatal(GatewayError::internal(e)))?;
+    let mut builder = client
+        .post(format!(
+            "{}/v1/messages",
+            spec.base_url.trim_end_matches('/')
+        ))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("anthropic-version", API_VERSION)
+        .timeout(spec.total_timeout)
+        .body(body);
+    if let Some(key) = &spec.api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
+            UpstreamError::fatal(GatewayError::internal(format!(
+                "the API key of provider {} is not a valid header value",
+                spec.id
+            )))
+        })?;
+        value.set_sensitive(true);
+        builder = builder.header("x-api-key", value);
+    }
+    let resp = send(builder, spec.first_byte_timeout, model).await?;
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() {
+        let retry_after = error::retry_after(resp.headers());
+        let body = read_bounded(resp, MAX_ERROR_BODY).await;
+        return Err(map_error(status, &body, retry_after, model));
+    }
+    let created = modelgate_core::time_fmt::now_unix();
+    if call.request.is_stream() {
+        return Ok(ChatResponse::Stream(chunks(resp, model, created)));
+    }
+    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, model))?;
+    let native: wire::MessagesResponse = serde_json::from_slice(&bytes).map_err(|_| {
+        UpstreamError::retriable(GatewayError::ProviderError {
+            model: model.to_owned(),
+            reason: "the provider's answer was not a valid message.".into(),
+        })
+    })?;
+    Ok(ChatResponse::Complete(response::to_completion(
+        native, model, created,
+    )))
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+struct State {
+    body: ByteStream,
+    decoder: SseDecoder,
+    mapper: StreamMapper,
+    pending: VecDeque<ChatCompletionChunk>,
+    model: String,
+    failed: bool,
+}
+
+fn chunks(resp: reqwest::Response, model: &str, created: i64) -> ChunkStream {
+    let state = State {
+        body: Box::pin(resp.bytes_stream()),
+        decoder: SseDecoder::default(),
+        mapper: StreamMapper::new(model, created),
+        pending: VecDeque::new(),
+        model: model.to_owned(),
+        failed: false,
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(chunk) = s.pending.pop_front() {
+                return Some((Ok(chunk), s));
+            }
+            // Nothing is read after message_stop or after a failure.
+            if s.failed || s.mapper.is_done() {
+                return None;
+            }
+            if let Some(event) = s.decoder.next_event() {
+                match s.mapper.on_sse(&event.data) {
+                    Ok(chunks) => s.pending.extend(chunks),
+                    Err(e) => return Some((Err(e), s.fail())),
+                }
+                continue;
+            }
+            let err = match s.body.next().await {
+                Some(Ok(bytes)) => {
+                    s.decoder.push(&bytes);
+                    continue;
+                }
+                Some(Err(e)) => transport_error(&e, &s.model),
+                None => UpstreamError::retriable(GatewayError::ProviderError {
+                    model: s.model.clone(),
+                    reason: "the provider's stream ended before it was complete.".into(),
+                }),
+            };
+            return Some((Err(err), s.fail()));
+        }
+    }))
+}
+
+impl State {
+    /// Ends the stream after a failure; the usage seen so far is only logged (the
+    /// server estimates what to bill for a stream without a usage chunk).
+    fn fail(mut self) -> Self {
+        self.failed = true;
+        let mapper = std::mem::replace(&mut self.mapper, StreamMapper::new(&self.model, 0));
+        let seen = mapper.finish();
+        tracing::debug!(
+            prompt_tokens = seen.prompt_tokens,
+            completion_tokens = seen.completion_tokens,
+            "anthropic stream failed before message_stop"
+        );
+        self
+    }
+}
+
+async fn read_bounded(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        out.extend_from_slice(&chunk);
+        if out.len() >= limit {
+            out.truncate(limit);
+            break;
+        }
+    }
+    out
+}
