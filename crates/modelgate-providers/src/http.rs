@@ -31,6 +31,42 @@ pub async fn send(
     }
 }
 
+/// Error bodies are read only this far: enough for any real error, bounded for a
+/// misbehaving upstream.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The body of an upstream error answer, bounded.
+pub async fn read_error_body(mut resp: reqwest::Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        out.extend_from_slice(&chunk);
+        if out.len() >= MAX_ERROR_BODY {
+            out.truncate(MAX_ERROR_BODY);
+            break;
+        }
+    }
+    out
+}
+
+/// `retry-after-ms` (exact, OpenAI) or `retry-after` in (fractional) seconds.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_millis(ms as u64));
+        }
+    }
+    get("retry-after")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_millis((s * 1000.0) as u64))
+}
+
 pub fn timeout(model: &str) -> UpstreamError {
     UpstreamError::retriable(GatewayError::Timeout {
         model: model.to_owned(),

@@ -132,15 +132,7 @@ fn is_context(message: &str) -> bool {
         || m.contains("context length")
 }
 
-/// `retry-after` in (possibly fractional) seconds; Anthropic sends whole seconds.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_millis((s * 1000.0) as u64))
-}
+pub use crate::http::retry_after;
 
 #[cfg(test)]
 mod tests {

@@ -24,10 +24,6 @@ use stream::StreamMapper;
 
 const API_VERSION: &str = "2023-06-01";
 
-/// Error bodies are read only this far: enough for any real error, bounded for a
-/// misbehaving upstream.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
 pub async fn chat(
     client: &reqwest::Client,
     call: &ChatCall<'_>,
@@ -61,7 +57,7 @@ pub async fn chat(
     let status = resp.status().as_u16();
     if !resp.status().is_success() {
         let retry_after = error::retry_after(resp.headers());
-        let body = read_bounded(resp, MAX_ERROR_BODY).await;
+        let body = crate::http::read_error_body(resp).await;
         return Err(map_error(status, &body, retry_after, model));
     }
     let created = modelgate_core::time_fmt::now_unix();
@@ -146,16 +142,4 @@ impl State {
         );
         self
     }
-}
-
-async fn read_bounded(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        out.extend_from_slice(&chunk);
-        if out.len() >= limit {
-            out.truncate(limit);
-            break;
-        }
-    }
-    out
 }

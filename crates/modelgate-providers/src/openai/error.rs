@@ -69,24 +69,7 @@ pub fn map_error(
     }
 }
 
-/// `retry-after-ms` (exact) or `retry-after` in seconds.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_millis(ms as u64));
-        }
-    }
-    get("retry-after")
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_millis((s * 1000.0) as u64))
-}
+pub use crate::http::retry_after;
 
 #[cfg(test)]
 mod tests {

@@ -13,10 +13,6 @@ use crate::{ChatCall, ChatResponse, UpstreamError};
 use modelgate_core::openai::ChatCompletion;
 use modelgate_core::GatewayError;
 
-/// Error bodies are read only this far: enough for any real error, bounded for a
-/// misbehaving upstream.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
 pub async fn chat(
     client: &reqwest::Client,
     call: &ChatCall<'_>,
@@ -36,7 +32,7 @@ pub async fn chat(
     let status = resp.status().as_u16();
     if !resp.status().is_success() {
         let retry_after = error::retry_after(resp.headers());
-        let body = read_bounded(resp, MAX_ERROR_BODY).await;
+        let body = crate::http::read_error_body(resp).await;
         return Err(map_error(status, &body, retry_after, model));
     }
     if call.request.is_stream() {
@@ -51,16 +47,4 @@ pub async fn chat(
     })?;
     completion.model = model.to_owned();
     Ok(ChatResponse::Complete(completion))
-}
-
-async fn read_bounded(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        out.extend_from_slice(&chunk);
-        if out.len() >= limit {
-            out.truncate(limit);
-            break;
-        }
-    }
-    out
 }

@@ -1,8 +1,8 @@
 //! The outgoing body for an OpenAI-compatible upstream.
 
 use crate::{ChatCall, UpstreamError};
-use modelgate_core::openai::StreamOptions;
 use modelgate_core::model_id::ReasoningEffort;
+use modelgate_core::openai::StreamOptions;
 use modelgate_core::GatewayError;
 
 pub fn to_native(call: &ChatCall<'_>) -> Result<Vec<u8>, UpstreamError> {
@@ -27,7 +27,8 @@ pub fn to_native(call: &ChatCall<'_>) -> Result<Vec<u8>, UpstreamError> {
         }
     }
     if let Some(effort) = call.effort {
-        req.reasoning_effort = effort_value(&call.route.provider.base_url, effort).map(str::to_owned);
+        req.reasoning_effort =
+            effort_value(&call.route.provider.base_url, effort).map(str::to_owned);
         req.extra.remove("reasoning");
     }
     serde_json::to_vec(&req).map_err(|e| UpstreamError::fatal(GatewayError::internal(e)))
@@ -55,10 +56,25 @@ mod tests {
 
     #[test]
     fn effort_per_upstream() {
-        assert_eq!(effort_value("https://api.openai.com/v1", ReasoningEffort::Medium), Some("medium"));
-        assert_eq!(effort_value("https://api.openai.com/v1", ReasoningEffort::Max), Some("high"));
-        assert_eq!(effort_value("https://api.x.ai/v1", ReasoningEffort::Medium), Some("low"));
-        assert_eq!(effort_value("https://api.deepseek.com/v1", ReasoningEffort::High), None);
-        assert_eq!(effort_value("http://127.0.0.1:8000/v1", ReasoningEffort::Low), Some("low"));
+        assert_eq!(
+            effort_value("https://api.openai.com/v1", ReasoningEffort::Medium),
+            Some("medium")
+        );
+        assert_eq!(
+            effort_value("https://api.openai.com/v1", ReasoningEffort::Max),
+            Some("high")
+        );
+        assert_eq!(
+            effort_value("https://api.x.ai/v1", ReasoningEffort::Medium),
+            Some("low")
+        );
+        assert_eq!(
+            effort_value("https://api.deepseek.com/v1", ReasoningEffort::High),
+            None
+        );
+        assert_eq!(
+            effort_value("http://127.0.0.1:8000/v1", ReasoningEffort::Low),
+            Some("low")
+        );
     }
 }
