@@ -3,6 +3,8 @@
 //! and maps its failures into the contract (`UpstreamError`).
 
 mod anthropic;
+mod fetch;
+mod gemini;
 mod http;
 mod mock;
 mod openai;
@@ -102,14 +104,7 @@ impl Providers {
             ProviderKind::Mock => mock::chat(&call).await,
             ProviderKind::Openai => openai::chat(self.client(&provider.id)?, &call).await,
             ProviderKind::Anthropic => anthropic::chat(self.client(&provider.id)?, &call).await,
-            ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
-                model: call.canonical_model.to_owned(),
-                reason: format!(
-                    "the provider kind of \"{}\" is not supported by this build yet.",
-                    provider.id
-                ),
-                retry_after: None,
-            })),
+            ProviderKind::Gemini => gemini::chat(self.client(&provider.id)?, &call).await,
         }
     }
 

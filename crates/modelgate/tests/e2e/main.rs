@@ -12,4 +12,5 @@ mod catalog;
 mod chat;
 mod common;
 mod http_contract;
+mod providers;
 mod upstream;

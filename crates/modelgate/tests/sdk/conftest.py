@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import (  # noqa: E402
     CLIENT_TIMEOUT_S,
     INPUT_PER_MTOK,
+    NATIVE_MODELS,
     OUTPUT_PER_MTOK,
     SIM_CIRCUIT,
     SIM_DEPRECATED,
@@ -194,9 +195,37 @@ base_url = {toml_str(f"http://{sim_addr}/v1")}
         if model_id == SIM_DEPRECATED:
             extra = f'retired_on = "2099-06-30"\nreplacement = {toml_str(SIM_MODEL)}\n'
         parts.append(sim_model_toml(model_id, provider, extra))
+    parts.append(native_kinds_toml(sim_addr))
     path = workdir / "modelgate.toml"
     path.write_text("".join(parts))
     return path
+
+
+def native_kinds_toml(sim_addr: str) -> str:
+    """The simulator's Anthropic and Gemini faces, behind `sim/claude` and `sim/gemini`."""
+    models = ""
+    for model_id, provider, upstream in NATIVE_MODELS:
+        models += f"""
+[[models]]
+id = {toml_str(model_id)}
+operations = ["chat_completions"]
+context_window = 200000
+max_output_tokens = 8192
+pricing = {{ input_per_mtok = {INPUT_PER_MTOK}, output_per_mtok = {OUTPUT_PER_MTOK} }}
+reasoning_efforts = ["low", "medium", "high"]
+routes = [{{ provider = {toml_str(provider)}, upstream_model = {toml_str(upstream)} }}]
+"""
+    return f"""
+[[providers]]
+id = "sim-anthropic"
+kind = "anthropic"
+base_url = {toml_str(f"http://{sim_addr}")}
+
+[[providers]]
+id = "sim-gemini"
+kind = "gemini"
+base_url = {toml_str(f"http://{sim_addr}")}
+{models}"""
 
 
 @dataclass

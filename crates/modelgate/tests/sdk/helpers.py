@@ -31,6 +31,14 @@ SIM_MODELS = {
     SIM_CUT: "sim-cut",
 }
 
+# Models on the simulator's native faces: (model id, provider id, upstream model).
+NATIVE_MODELS = [
+    ("sim/claude", "sim-anthropic", "claude-sonnet-4-5"),
+    ("sim/gemini", "sim-gemini", "gemini-2.5-flash"),
+]
+# One model per provider kind: the SDK must see the same shapes from all three.
+EVERY_KIND = [SIM_MODEL, "sim/claude", "sim/gemini"]
+
 # Pricing of every sim/* model above and of demo/echo (USD per million tokens).
 INPUT_PER_MTOK = 1.0
 OUTPUT_PER_MTOK = 2.0

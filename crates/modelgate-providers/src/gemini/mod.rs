@@ -1,0 +1,216 @@
+//! The `gemini` kind: Google's Gemini API (`generateContent`,
+//! `streamGenerateContent?alt=sse`), translated from and to the OpenAI hub types.
+//! This file is the thin async part: fetching remote images through the SSRF guard,
+//! the URL and key header, sending, and the SSE loop feeding `StreamMapper`.
+//! The key goes in `x-goog-api-key`, never in the URL (URLs end up in logs).
+
+mod error;
+mod ids;
+mod parts;
+mod request;
+mod response;
+mod schema;
+mod stream;
+mod wire;
+
+pub use error::map_error;
+
+use crate::http::{send, transport_error, SseDecoder};
+use crate::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
+use base64::Engine;
+use futures_util::{Stream, StreamExt};
+use modelgate_core::openai::ChatCompletionChunk;
+use modelgate_core::GatewayError;
+use parts::Images;
+use response::Meta;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use stream::StreamMapper;
+use wire::{Blob, GenerateContentResponse};
+
+pub async fn chat(
+    client: &reqwest::Client,
+    call: &ChatCall<'_>,
+) -> Result<ChatResponse, UpstreamError> {
+    let spec = &call.route.provider;
+    let model = call.canonical_model;
+    let images = fetch_images(call).await?;
+    let native = request::to_native(call, &images).map_err(UpstreamError::fatal)?;
+    let body =
+        serde_json::to_vec(&native).map_err(|e| UpstreamError::fatal(GatewayError::internal(e)))?;
+    let stream = call.request.is_stream();
+    let method = if stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    let url = format!(
+        "{}/v1beta/models/{}:{method}",
+        spec.base_url.trim_end_matches('/'),
+        call.route.upstream_model
+    );
+    let mut builder = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .timeout(spec.total_timeout)
+        .body(body);
+    if let Some(key) = &spec.api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
+            UpstreamError::fatal(GatewayError::internal(format!(
+                "the API key of provider {} is not a valid header value",
+                spec.id
+            )))
+        })?;
+        value.set_sensitive(true);
+        builder = builder.header("x-goog-api-key", value);
+    }
+    let resp = send(builder, spec.first_byte_timeout, model).await?;
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() {
+        let retry_after = crate::http::retry_after(resp.headers());
+        let body = crate::http::read_error_body(resp).await;
+        return Err(map_error(status, &body, retry_after, model));
+    }
+    let created = modelgate_core::time_fmt::now_unix();
+    let fallback_id = ids::random_suffix();
+    if stream {
+        let mapper = StreamMapper::new(model, created, ids::completion_id(None, &fallback_id));
+        return Ok(ChatResponse::Stream(chunks(resp, mapper, model.to_owned())));
+    }
+    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, model))?;
+    let parsed: GenerateContentResponse = serde_json::from_slice(&bytes)
+        .map_err(|_| malformed(model, "the provider's answer was not valid JSON."))?;
+    let meta = Meta {
+        id: ids::completion_id(parsed.response_id.as_deref(), &fallback_id),
+        model: model.to_owned(),
+        created,
+    };
+    Ok(ChatResponse::Complete(response::to_completion(
+        parsed, &meta,
+    )?))
+}
+
+/// Fetches every distinct http(s) image URL of the request through the SSRF guard
+/// (DESIGN §5), concurrently; the first failure (400/413 naming its field) wins.
+async fn fetch_images(call: &ChatCall<'_>) -> Result<Images, UpstreamError> {
+    let mut wanted = parts::remote_images(call.request);
+    let mut seen = std::collections::HashSet::new();
+    wanted.retain(|r| seen.insert(r.url.clone()));
+    let fetches = wanted.into_iter().map(|r| async move {
+        let (mime_type, bytes) = crate::fetch::fetch_image(&r.url, call.fetch, &r.param).await?;
+        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+        Ok::<_, UpstreamError>((r.url, Blob { mime_type, data }))
+    });
+    let fetched = futures_util::future::try_join_all(fetches).await?;
+    Ok(fetched.into_iter().collect())
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+struct State {
+    body: ByteStream,
+    decoder: SseDecoder,
+    mapper: StreamMapper,
+    model: String,
+    pending: VecDeque<Result<ChatCompletionChunk, UpstreamError>>,
+    eof: bool,
+    done: bool,
+}
+
+fn chunks(resp: reqwest::Response, mapper: StreamMapper, model: String) -> ChunkStream {
+    let state = State {
+        body: Box::pin(resp.bytes_stream()),
+        decoder: SseDecoder::default(),
+        mapper,
+        model,
+        pending: VecDeque::new(),
+        eof: false,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(item) = s.pending.pop_front() {
+                return Some((item, s));
+            }
+            if s.done {
+                return None;
+            }
+            s.step().await;
+        }
+    }))
+}
+
+impl State {
+    /// Decodes the next event, or reads more bytes, queueing what results.
+    async fn step(&mut self) {
+        if let Some(event) = self.decoder.next_event() {
+            self.on_data(&event.data);
+            return;
+        }
+        if self.eof {
+            self.done = true;
+            if self.mapper.is_complete() {
+                self.pending.extend(self.mapper.usage_chunk().map(Ok));
+            } else {
+                let e = malformed(
+                    &self.model,
+                    "the provider's stream ended before it was complete.",
+                );
+                self.fail(e);
+            }
+            return;
+        }
+        match self.body.next().await {
+            Some(Ok(bytes)) => self.decoder.push(&bytes),
+            Some(Err(e)) => self.fail(transport_error(&e, &self.model)),
+            // A last event without its blank line still counts.
+            None => {
+                self.decoder.push(b"\n\n");
+                self.eof = true;
+            }
+        }
+    }
+
+    fn on_data(&mut self, data: &str) {
+        match serde_json::from_str::<GenerateContentResponse>(data) {
+            Ok(GenerateContentResponse {
+                error: Some(err), ..
+            }) => {
+                let status = error::event_status(&err);
+                let body = serde_json::json!({ "error": err }).to_string();
+                self.fail(map_error(status, body.as_bytes(), None, &self.model));
+            }
+            Ok(ev) => self
+                .pending
+                .extend(self.mapper.on_event(ev).into_iter().map(Ok)),
+            Err(_) => self.fail(malformed(
+                &self.model,
+                "the provider sent a malformed stream event.",
+            )),
+        }
+    }
+
+    /// Ends the stream after a failure; the usage seen so far is only logged (the
+    /// server bounds what to bill for a stream without a usage chunk).
+    fn fail(&mut self, e: UpstreamError) {
+        self.pending.push_back(Err(e));
+        self.done = true;
+        let mapper = std::mem::replace(&mut self.mapper, StreamMapper::new("", 0, ""));
+        let seen = mapper.finish();
+        tracing::debug!(
+            prompt_tokens = seen.prompt_tokens,
+            completion_tokens = seen.completion_tokens,
+            "gemini stream failed before it finished"
+        );
+    }
+}
+
+fn malformed(model: &str, reason: &str) -> UpstreamError {
+    UpstreamError::retriable(GatewayError::ProviderError {
+        model: model.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! The same OpenAI shapes from all three provider kinds (issue #5): the simulator
+//! speaks OpenAI, Anthropic Messages and Gemini generateContent; the gateway
+//! translates both ways.
+
+use crate::chat::sse_events;
+use crate::common::*;
+use modelgate_simulator::{Simulator, SimulatorConfig};
+use serde_json::{json, Value};
+
+const KINDS: [&str; 3] = ["sim/gpt-4o", "sim/claude", "sim/gemini"];
+
+async fn gateway() -> Gateway {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorConfig {
+            api_key: Some(SIM_KEY.into()),
+        },
+    )
+    .await
+    .unwrap();
+    let extra = format!(
+        r#"
+[health]
+consecutive_failures = 1000
+
+[[providers]]
+id = "sim-anthropic"
+kind = "anthropic"
+base_url = "{anthropic}"
+api_key_env = "SIM_KEY"
+
+[[providers]]
+id = "sim-gemini"
+kind = "gemini"
+base_url = "{gemini}"
+api_key_env = "SIM_KEY"
+
+[[models]]
+id = "sim/claude"
+operations = ["chat_completions"]
+context_window = 200000
+max_output_tokens = 64000
+pricing = {{ input_per_mtok = 1.0, output_per_mtok = 2.0 }}
+reasoning_efforts = ["low", "medium", "high", "max"]
+routes = [{{ provider = "sim-anthropic", upstream_model = "claude-sonnet-4-5" }}]
+
+[[models]]
+id = "sim/gemini"
+operations = ["chat_completions"]
+context_window = 1000000
+max_output_tokens = 65536
+pricing = {{ input_per_mtok = 1.0, output_per_mtok = 2.0 }}
+reasoning_efforts = ["low", "medium", "high"]
+routes = [{{ provider = "sim-gemini", upstream_model = "gemini-2.5-flash" }}]
+"#,
+        anthropic = sim.anthropic_base_url(),
+        gemini = sim.gemini_base_url()
+    );
+    let config = sim_config(&sim, &extra);
+    let mut gw = Gateway::start_with(&config, &[("SIM_KEY", SIM_KEY)]).await;
+    gw.sim = Some(sim);
+    gw
+}
+
+fn tools() -> Value {
+    json!([{"type": "function", "function": {"name": "lookup", "description": "Look a thing up.", "parameters": {"type": "object", "properties": {"echo": {"type": "string"}}, "required": ["echo"]}}}])
+}
+
+#[tokio::test]
+async fn plain_answers_have_the_same_shape_from_every_kind() {
+    let gw = gateway().await;
+    for model in KINDS {
+        let r = gw
+            .chat(json!({"model": model, "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello from afar"}]}))
+            .await;
+        assert_eq!(r.status(), 200, "{model}");
+        let cost = r.headers()["x-modelgate-cost-usd"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["object"], "chat.completion", "{model}: {v}");
+        assert_eq!(v["model"], model);
+        assert!(
+            v["id"].as_str().unwrap().starts_with("chatcmpl-"),
+            "{model}: {v}"
+        );
+        assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+        assert_eq!(
+            v["choices"][0]["message"]["content"], "hello from afar",
+            "{model}: {v}"
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "stop", "{model}: {v}");
+        // 5 words of prompt (system included), 3 of answer: $0.000011.
+        assert_eq!(v["usage"]["prompt_tokens"], 5, "{model}: {v}");
+        assert_eq!(v["usage"]["completion_tokens"], 3, "{model}: {v}");
+        assert_eq!(cost, "0.000011", "{model}");
+    }
+}
+
+#[tokio::test]
+async fn streams_have_the_same_shape_from_every_kind() {
+    let gw = gateway().await;
+    for model in KINDS {
+        let r = gw
+            .chat(json!({"model": model, "stream": true, "stream_options": {"include_usage": true}, "messages": user("one two three")}))
+            .await;
+        assert_eq!(r.status(), 200, "{model}");
+        let events = sse_events(r).await;
+        assert_eq!(events.last().unwrap().1, "[DONE]", "{model}");
+        let chunks: Vec<Value> = events[..events.len() - 1]
+            .iter()
+            .map(|(_, d)| serde_json::from_str(d).unwrap())
+            .collect();
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"]["role"], "assistant",
+            "{model}: first chunk is the role"
+        );
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, "one two three", "{model}");
+        let finish: Vec<&Value> = chunks
+            .iter()
+            .filter(|c| !c["choices"][0]["finish_reason"].is_null())
+            .collect();
+        assert_eq!(finish.len(), 1, "{model}: one finish chunk");
+        assert_eq!(finish[0]["choices"][0]["finish_reason"], "stop");
+        let usage = chunks.last().unwrap();
+        assert_eq!(usage["choices"], json!([]), "{model}: usage chunk last");
+        assert_eq!(usage["usage"]["completion_tokens"], 3, "{model}");
+        assert!(chunks
+            .iter()
+            .all(|c| c["model"] == model && c["object"] == "chat.completion.chunk"));
+    }
+}
+
+#[tokio::test]
+async fn tool_calls_round_trip_plain_and_streamed() {
+    let gw = gateway().await;
+    for model in KINDS {
+        let body =
+            json!({"model": model, "tools": tools(), "messages": user("please call_tool now")});
+        let v: Value = gw.chat(body.clone()).await.json().await.unwrap();
+        let call = &v["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(
+            v["choices"][0]["finish_reason"], "tool_calls",
+            "{model}: {v}"
+        );
+        assert_eq!(call["type"], "function");
+        assert_eq!(call["function"]["name"], "lookup");
+        let args: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args, json!({"echo": "please call_tool now"}), "{model}");
+
+        let mut streamed = body;
+        streamed["stream"] = json!(true);
+        let events = sse_events(gw.chat(streamed).await).await;
+        let mut arguments = String::new();
+        let mut name = None;
+        for (_, d) in &events[..events.len() - 1] {
+            let c: Value = serde_json::from_str(d).unwrap();
+            if let Some(calls) = c["choices"][0]["delta"]["tool_calls"].as_array() {
+                assert_eq!(calls[0]["index"], 0);
+                if let Some(n) = calls[0]["function"]["name"].as_str() {
+                    name = Some(n.to_owned());
+                }
+                arguments.push_str(calls[0]["function"]["arguments"].as_str().unwrap_or(""));
+            }
+        }
+        assert_eq!(name.as_deref(), Some("lookup"), "{model}");
+        let args: Value = serde_json::from_str(&arguments)
+            .unwrap_or_else(|e| panic!("{model}: {arguments}: {e}"));
+        assert_eq!(args, json!({"echo": "please call_tool now"}), "{model}");
+
+        // The tool's answer goes back in the native shape and the loop ends.
+        let follow_up = json!({"model": model, "tools": tools(), "messages": [
+            {"role": "user", "content": "please call_tool now"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": call["id"], "type": "function", "function": {"name": "lookup", "arguments": "{\"echo\":\"x\"}"}}]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "{\"found\": true}"},
+        ]});
+        let v: Value = gw.chat(follow_up).await.json().await.unwrap();
+        assert_eq!(v["choices"][0]["finish_reason"], "stop", "{model}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn images_are_sent_in_the_native_shape() {
+    let gw = gateway().await;
+    let png = "data:image/png;base64,iVBORw0KGgo=";
+    for (model, id) in [("sim/claude", "img-a"), ("sim/gemini", "img-g")] {
+        let r = gw
+            .chat(
+                json!({"model": model, "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": format!("what is this [[sim:id={id}]]")},
+                    {"type": "image_url", "image_url": {"url": png}},
+                ]}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{model}");
+        let sent = &gw.sim().requests_with_id(id)[0].body;
+        let native = sent.to_string();
+        assert!(native.contains("iVBORw0KGgo="), "{model}: {native}");
+        assert!(native.contains("image/png"), "{model}: {native}");
+        assert!(
+            !native.contains("data:image"),
+            "{model}: data URL unpacked: {native}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reasoning_effort_reaches_each_upstream() {
+    let gw = gateway().await;
+    let r = gw.chat(json!({"model": "sim/claude:high", "max_tokens": 20000, "messages": user("think [[sim:id=think-a]]")})).await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["model"], "sim/claude");
+    assert_eq!(
+        v["choices"][0]["message"]["reasoning_content"], "The user wants an echo.",
+        "{v}"
+    );
+    let sent = &gw.sim().requests_with_id("think-a")[0].body;
+    assert_eq!(sent["thinking"]["type"], "enabled", "{sent}");
+    assert!(sent["thinking"]["budget_tokens"].as_u64().unwrap() >= 1024);
+
+    gw.chat(json!({"model": "sim/gemini", "reasoning_effort": "low", "messages": user("think [[sim:id=think-g]]")})).await;
+    let sent = &gw.sim().requests_with_id("think-g")[0].body;
+    assert!(
+        sent["generationConfig"]["thinkingConfig"].is_object(),
+        "{sent}"
+    );
+}
+
+#[tokio::test]
+async fn upstream_failures_map_the_same_for_every_kind() {
+    let gw = gateway().await;
+    let cases: &[(&str, u16, &str)] = &[
+        ("status=500", 502, "provider_error"),
+        ("status=503", 502, "provider_error"),
+        ("status=401", 502, "provider_error"),
+        ("status=404", 502, "provider_error"),
+        ("status=400", 400, "invalid_request_error"),
+        ("code=context_length_exceeded", 413, "request_too_large"),
+        ("status=429,retry_after=30", 429, "rate_limit_exceeded"),
+        ("garbage", 502, "provider_error"),
+        ("reset", 502, "provider_error"),
+    ];
+    for model in KINDS {
+        for (directive, status, kind) in cases {
+            let r = gw
+                .chat(json!({"model": model, "messages": user(&format!("x [[sim:{directive}]]"))}))
+                .await;
+            assert_eq!(r.status().as_u16(), *status, "{model} {directive}");
+            let b = expect_error(r, *status, kind).await;
+            let msg = b["error"]["message"].as_str().unwrap();
+            assert!(
+                !msg.contains(SIM_KEY) && !msg.contains("127.0.0.1") && !msg.contains("http"),
+                "{model} {directive}: {msg}"
+            );
+        }
+        // A safety block is an answer, not an error.
+        let v: Value = gw
+            .chat(json!({"model": model, "messages": user("x [[sim:safety]]")}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            v["choices"][0]["finish_reason"], "content_filter",
+            "{model}: {v}"
+        );
+    }
+}
