@@ -116,3 +116,35 @@ impl Providers {
         })
     }
 }
+
+/// Per-event stream translation, public for the criterion benchmark
+/// (`benches/stream_translation.rs`): one SSE `data:` payload in, OpenAI chunks out.
+pub mod stream_translation {
+    use modelgate_core::openai::ChatCompletionChunk;
+
+    pub struct Anthropic(crate::anthropic::stream::StreamMapper);
+
+    impl Anthropic {
+        pub fn new(model: &str) -> Self {
+            Self(crate::anthropic::stream::StreamMapper::new(model, 0))
+        }
+
+        pub fn on_data(&mut self, data: &str) -> Vec<ChatCompletionChunk> {
+            self.0.on_sse(data).unwrap_or_default()
+        }
+    }
+
+    pub struct Gemini(crate::gemini::stream::StreamMapper);
+
+    impl Gemini {
+        pub fn new(model: &str) -> Self {
+            Self(crate::gemini::stream::StreamMapper::new(model, 0, "bench"))
+        }
+
+        pub fn on_data(&mut self, data: &str) -> Vec<ChatCompletionChunk> {
+            serde_json::from_str::<crate::gemini::wire::GenerateContentResponse>(data)
+                .map(|ev| self.0.on_event(ev))
+                .unwrap_or_default()
+        }
+    }
+}

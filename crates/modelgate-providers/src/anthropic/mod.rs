@@ -7,8 +7,8 @@
 mod error;
 mod request;
 mod response;
-mod stream;
-mod wire;
+pub(crate) mod stream;
+pub(crate) mod wire;
 
 pub use error::map_error;
 

@@ -10,8 +10,8 @@ mod parts;
 mod request;
 mod response;
 mod schema;
-mod stream;
-mod wire;
+pub(crate) mod stream;
+pub(crate) mod wire;
 
 pub use error::map_error;
 

@@ -272,3 +272,32 @@ async fn upstream_failures_map_the_same_for_every_kind() {
         );
     }
 }
+
+#[tokio::test]
+async fn image_urls_to_private_addresses_are_refused() {
+    let gw = gateway().await;
+    for url in [
+        "http://127.0.0.1:9/cat.png",
+        "http://2130706433/cat.png",
+        "http://[::ffff:10.0.0.1]/cat.png",
+        "http://169.254.169.254/latest/meta-data",
+    ] {
+        let r = gw
+            .chat(
+                json!({"model": "sim/gemini", "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "what is this [[sim:id=ssrf]]"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ]}]}),
+            )
+            .await;
+        let b = expect_error(r, 400, "invalid_request_error").await;
+        assert_eq!(
+            b["error"]["details"]["param"], "messages[0].content[1].image_url.url",
+            "{url}: {b}"
+        );
+    }
+    assert!(
+        gw.sim().requests_with_id("ssrf").is_empty(),
+        "nothing reached the upstream"
+    );
+}
