@@ -59,6 +59,8 @@ pub enum GatewayError {
     },
     #[error("body too large")]
     BodyTooLarge { limit_bytes: usize },
+    #[error("fetched file too large")]
+    FetchTooLarge { param: String, limit_bytes: u64 },
     #[error("context window exceeded")]
     ContextWindowExceeded {
         model: String,
@@ -143,6 +145,7 @@ impl GatewayError {
             Self::Forbidden { .. } => 403,
             Self::ModelRetired { .. } => 410,
             Self::BodyTooLarge { .. }
+            | Self::FetchTooLarge { .. }
             | Self::ContextWindowExceeded { .. }
             | Self::UpstreamContextExceeded { .. } => 413,
             Self::RateLimited { .. } => 429,
@@ -170,6 +173,7 @@ impl GatewayError {
             Self::ModelNotFound { .. } => "model_not_found",
             Self::ModelRetired { .. } => "model_retired",
             Self::BodyTooLarge { .. }
+            | Self::FetchTooLarge { .. }
             | Self::ContextWindowExceeded { .. }
             | Self::UpstreamContextExceeded { .. } => "request_too_large",
             Self::RateLimited { .. } => "rate_limit_exceeded",
@@ -253,6 +257,9 @@ impl GatewayError {
             },
             Self::BodyTooLarge { limit_bytes } => format!(
                 "The request body exceeds the limit of {limit_bytes} bytes. Shorten the input or send large files through /v1/files."
+            ),
+            Self::FetchTooLarge { param, limit_bytes } => format!(
+                "The file at '{param}' is larger than the gateway's fetch limit of {limit_bytes} bytes. Send a smaller file, or inline it as a data URL."
             ),
             Self::ContextWindowExceeded {
                 model,
@@ -338,6 +345,9 @@ impl GatewayError {
                 "prompt_tokens": prompt_tokens, "max_tokens": max_tokens,
             })),
             Self::UpstreamContextExceeded { model, .. } => Some(json!({ "model": model })),
+            Self::FetchTooLarge { param, limit_bytes } => {
+                Some(json!({ "param": param, "limit_bytes": limit_bytes }))
+            }
             Self::IdempotencyMismatch => Some(json!({ "param": "Idempotency-Key" })),
             Self::Unauthorized(reason) => Some(json!({ "reason": auth_reason(*reason) })),
             Self::ProviderUnavailable { model, .. }

@@ -184,8 +184,9 @@ async fn read_image(
     }
     let limit = cfg.max_bytes;
     let too_large = || {
-        UpstreamError::fatal(GatewayError::BodyTooLarge {
-            limit_bytes: usize::try_from(limit).unwrap_or(usize::MAX),
+        UpstreamError::fatal(GatewayError::FetchTooLarge {
+            param: param.to_owned(),
+            limit_bytes: limit,
         })
     };
     if header(CONTENT_LENGTH)
