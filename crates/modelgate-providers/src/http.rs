@@ -18,6 +18,89 @@ pub fn client(spec: &ProviderSpec) -> Result<reqwest::Client, GatewayError> {
         })
 }
 
+/// How a kind presents the provider's key.
+pub enum Auth {
+    Bearer,
+    /// A header of its own (`x-api-key`, `x-goog-api-key`), marked sensitive.
+    Header(&'static str),
+}
+
+/// The kind's mapping of an upstream error answer into the contract.
+pub type MapError = fn(u16, &[u8], Option<Duration>, &str) -> UpstreamError;
+
+/// One JSON request to an upstream.
+pub struct JsonPost<'a> {
+    pub url: String,
+    pub body: Vec<u8>,
+    pub auth: Auth,
+    pub headers: &'a [(&'static str, &'static str)],
+}
+
+/// POSTs a JSON body with the provider's key and timeouts; a non-2xx answer is read
+/// (bounded) and mapped with the kind's `map_error`, never passed through.
+pub async fn post_json(
+    client: &reqwest::Client,
+    spec: &ProviderSpec,
+    post: JsonPost<'_>,
+    model: &str,
+    map_error: MapError,
+) -> Result<reqwest::Response, UpstreamError> {
+    let JsonPost {
+        url,
+        body,
+        auth,
+        headers,
+    } = post;
+    let mut builder = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .timeout(spec.total_timeout)
+        .body(body);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    if let Some(key) = &spec.api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(&match auth {
+            Auth::Bearer => format!("Bearer {}", key.expose()),
+            Auth::Header(_) => key.expose().to_owned(),
+        })
+        .map_err(|_| {
+            UpstreamError::fatal(GatewayError::internal(format!(
+                "the API key of provider {} is not a valid header value",
+                spec.id
+            )))
+        })?;
+        value.set_sensitive(true);
+        let name = match auth {
+            Auth::Bearer => "authorization",
+            Auth::Header(name) => name,
+        };
+        builder = builder.header(name, value);
+    }
+    let resp = send(builder, spec.first_byte_timeout, model).await?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let retry_after = retry_after(resp.headers());
+    let body = read_error_body(resp).await;
+    Err(map_error(status, &body, retry_after, model))
+}
+
+/// Reads and parses a whole (non-stream) answer; an unparsable one is a retriable 502.
+pub async fn parse_answer<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+    model: &str,
+) -> Result<T, UpstreamError> {
+    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, model))?;
+    serde_json::from_slice(&bytes).map_err(|_| {
+        UpstreamError::retriable(GatewayError::ProviderError {
+            model: model.to_owned(),
+            reason: "the provider's answer was not valid.".into(),
+        })
+    })
+}
+
 /// Sends and waits for the response headers within the first-byte deadline.
 pub async fn send(
     builder: reqwest::RequestBuilder,

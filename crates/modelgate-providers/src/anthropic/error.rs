@@ -132,11 +132,10 @@ fn is_context(message: &str) -> bool {
         || m.contains("context length")
 }
 
-pub use crate::http::retry_after;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::retry_after;
 
     const MODEL: &str = "anthropic/claude-sonnet-4.5";
 

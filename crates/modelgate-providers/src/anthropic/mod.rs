@@ -12,7 +12,7 @@ pub(crate) mod wire;
 
 pub use error::map_error;
 
-use crate::http::{send, transport_error, SseDecoder};
+use crate::http::{parse_answer, post_json, transport_error, Auth, JsonPost, SseDecoder};
 use crate::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
 use futures_util::{Stream, StreamExt};
 use modelgate_core::openai::ChatCompletionChunk;
@@ -34,43 +34,18 @@ pub async fn chat(
         request::to_native(call.request, &Target::of(call)).map_err(UpstreamError::fatal)?;
     let body =
         serde_json::to_vec(&native).map_err(|e| UpstreamError::fatal(GatewayError::internal(e)))?;
-    let mut builder = client
-        .post(format!(
-            "{}/v1/messages",
-            spec.base_url.trim_end_matches('/')
-        ))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("anthropic-version", API_VERSION)
-        .timeout(spec.total_timeout)
-        .body(body);
-    if let Some(key) = &spec.api_key {
-        let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
-            UpstreamError::fatal(GatewayError::internal(format!(
-                "the API key of provider {} is not a valid header value",
-                spec.id
-            )))
-        })?;
-        value.set_sensitive(true);
-        builder = builder.header("x-api-key", value);
-    }
-    let resp = send(builder, spec.first_byte_timeout, model).await?;
-    let status = resp.status().as_u16();
-    if !resp.status().is_success() {
-        let retry_after = error::retry_after(resp.headers());
-        let body = crate::http::read_error_body(resp).await;
-        return Err(map_error(status, &body, retry_after, model));
-    }
+    let post = JsonPost {
+        url: format!("{}/v1/messages", spec.base_url.trim_end_matches('/')),
+        body,
+        auth: Auth::Header("x-api-key"),
+        headers: &[("anthropic-version", API_VERSION)],
+    };
+    let resp = post_json(client, spec, post, model, map_error).await?;
     let created = modelgate_core::time_fmt::now_unix();
     if call.request.is_stream() {
         return Ok(ChatResponse::Stream(chunks(resp, model, created)));
     }
-    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, model))?;
-    let native: wire::MessagesResponse = serde_json::from_slice(&bytes).map_err(|_| {
-        UpstreamError::retriable(GatewayError::ProviderError {
-            model: model.to_owned(),
-            reason: "the provider's answer was not a valid message.".into(),
-        })
-    })?;
+    let native: wire::MessagesResponse = parse_answer(resp, model).await?;
     Ok(ChatResponse::Complete(response::to_completion(
         native, model, created,
     )))

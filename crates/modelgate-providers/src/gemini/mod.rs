@@ -15,7 +15,7 @@ pub(crate) mod wire;
 
 pub use error::map_error;
 
-use crate::http::{send, transport_error, SseDecoder};
+use crate::http::{parse_answer, post_json, transport_error, Auth, JsonPost, SseDecoder};
 use crate::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
 use base64::Engine;
 use futures_util::{Stream, StreamExt};
@@ -49,37 +49,20 @@ pub async fn chat(
         spec.base_url.trim_end_matches('/'),
         call.route.upstream_model
     );
-    let mut builder = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .timeout(spec.total_timeout)
-        .body(body);
-    if let Some(key) = &spec.api_key {
-        let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
-            UpstreamError::fatal(GatewayError::internal(format!(
-                "the API key of provider {} is not a valid header value",
-                spec.id
-            )))
-        })?;
-        value.set_sensitive(true);
-        builder = builder.header("x-goog-api-key", value);
-    }
-    let resp = send(builder, spec.first_byte_timeout, model).await?;
-    let status = resp.status().as_u16();
-    if !resp.status().is_success() {
-        let retry_after = crate::http::retry_after(resp.headers());
-        let body = crate::http::read_error_body(resp).await;
-        return Err(map_error(status, &body, retry_after, model));
-    }
+    let post = JsonPost {
+        url,
+        body,
+        auth: Auth::Header("x-goog-api-key"),
+        headers: &[],
+    };
+    let resp = post_json(client, spec, post, model, map_error).await?;
     let created = modelgate_core::time_fmt::now_unix();
     let fallback_id = ids::random_suffix();
     if stream {
         let mapper = StreamMapper::new(model, created, ids::completion_id(None, &fallback_id));
         return Ok(ChatResponse::Stream(chunks(resp, mapper, model.to_owned())));
     }
-    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, model))?;
-    let parsed: GenerateContentResponse = serde_json::from_slice(&bytes)
-        .map_err(|_| malformed(model, "the provider's answer was not valid JSON."))?;
+    let parsed: GenerateContentResponse = parse_answer(resp, model).await?;
     let meta = Meta {
         id: ids::completion_id(parsed.response_id.as_deref(), &fallback_id),
         model: model.to_owned(),

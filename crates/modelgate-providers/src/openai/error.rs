@@ -69,8 +69,6 @@ pub fn map_error(
     }
 }
 
-pub use crate::http::retry_after;
-
 #[cfg(test)]
 mod tests {
     use super::*;
