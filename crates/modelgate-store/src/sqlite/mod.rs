@@ -3,17 +3,18 @@
 use crate::keys::{generate_key, random_id};
 use crate::model::*;
 use crate::{Store, StoreError, StoreResult};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
-use std::collections::BTreeMap;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod rows;
+
+use rows::*;
+
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/sqlite/0001_init.sql")),
-    (2, include_str!("migrations/sqlite/0002_billing.sql")),
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_billing.sql")),
 ];
 
 /// Readers share a small pool; every write goes through one connection with
@@ -26,22 +27,6 @@ pub struct SqliteStore {
 
 fn now_ms() -> i64 {
     modelgate_core::time_fmt::now_unix_ms()
-}
-
-fn json_list(v: &Option<Vec<String>>) -> Option<String> {
-    v.as_ref().and_then(|l| serde_json::to_string(l).ok())
-}
-
-fn parse_list(v: Option<String>) -> Option<Vec<String>> {
-    v.and_then(|s| serde_json::from_str(&s).ok())
-}
-
-fn opt_u64(v: Option<i64>) -> Option<u64> {
-    v.and_then(|n| u64::try_from(n).ok())
-}
-
-fn opt_i64(v: Option<u64>) -> Option<i64> {
-    v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 impl SqliteStore {
@@ -95,118 +80,6 @@ impl SqliteStore {
             .await?;
         Ok(())
     }
-}
-
-fn account_from(row: &SqliteRow) -> StoreResult<Account> {
-    Ok(Account {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        balance_nano: row.try_get("balance_nano")?,
-        allowed_models: parse_list(row.try_get("allowed_models")?),
-        limits: LimitsRow {
-            rpm: opt_u64(row.try_get("rpm")?),
-            tpm: opt_u64(row.try_get("tpm")?),
-            max_concurrent: opt_u64(row.try_get("max_concurrent")?),
-        },
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn key_from(row: &SqliteRow) -> StoreResult<ApiKey> {
-    let period: String = row.try_get("spend_period")?;
-    Ok(ApiKey {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        key_hash: row.try_get("key_hash")?,
-        prefix: row.try_get("prefix")?,
-        allowed_models: parse_list(row.try_get("allowed_models")?),
-        limits: LimitsRow {
-            rpm: opt_u64(row.try_get("rpm")?),
-            tpm: opt_u64(row.try_get("tpm")?),
-            max_concurrent: opt_u64(row.try_get("max_concurrent")?),
-        },
-        max_spend_nano: row.try_get("max_spend_nano")?,
-        spend_period: SpendPeriod::parse(&period).unwrap_or_default(),
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn usage_from(row: &SqliteRow) -> StoreResult<UsageRecord> {
-    let get_u64 = |name: &str| -> StoreResult<u64> {
-        Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
-    };
-    Ok(UsageRecord {
-        request_id: row.try_get("request_id")?,
-        account_id: row.try_get("account_id")?,
-        key_id: row.try_get("key_id")?,
-        model: row.try_get("model")?,
-        provider: row.try_get("provider")?,
-        prompt_tokens: get_u64("prompt_tokens")?,
-        completion_tokens: get_u64("completion_tokens")?,
-        images: get_u64("images")?,
-        cost_nano: row.try_get("cost_nano")?,
-        status: u16::try_from(get_u64("status")?).unwrap_or(0),
-        error_type: row.try_get("error_type")?,
-        latency_ms: get_u64("latency_ms")?,
-        attempts: u32::try_from(get_u64("attempts")?).unwrap_or(0),
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// SQLite allows 32,766 bound values per statement: 14 per record.
-const RECORDS_PER_INSERT: usize = 1_000;
-
-async fn insert_records(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    records: &[UsageRecord],
-) -> StoreResult<()> {
-    for chunk in records.chunks(RECORDS_PER_INSERT) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO usage_records (request_id, account_id, key_id, model, provider, prompt_tokens, completion_tokens, images, cost_nano, status, error_type, latency_ms, attempts, created_at) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(&r.request_id)
-                .push_bind(&r.account_id)
-                .push_bind(&r.key_id)
-                .push_bind(&r.model)
-                .push_bind(&r.provider)
-                .push_bind(opt_i64(Some(r.prompt_tokens)))
-                .push_bind(opt_i64(Some(r.completion_tokens)))
-                .push_bind(opt_i64(Some(r.images)))
-                .push_bind(r.cost_nano)
-                .push_bind(i64::from(r.status))
-                .push_bind(&r.error_type)
-                .push_bind(opt_i64(Some(r.latency_ms)))
-                .push_bind(i64::from(r.attempts))
-                .push_bind(r.created_at);
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Charges summed per account and per key period: a batch moves money with a few
-/// statements however many requests it holds; usage records keep the per-request cost.
-/// Per account: (amount, requests).
-type AccountTotals<'a> = BTreeMap<&'a str, (i64, usize)>;
-/// Per (key, period start): amount.
-type KeyTotals<'a> = BTreeMap<(&'a str, i64), i64>;
-
-fn aggregate(charges: &[Charge]) -> (AccountTotals<'_>, KeyTotals<'_>) {
-    let mut accounts: BTreeMap<&str, (i64, usize)> = BTreeMap::new();
-    let mut keys: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-    for c in charges {
-        let a = accounts.entry(c.account_id.as_str()).or_default();
-        a.0 += c.amount_nano;
-        a.1 += 1;
-        *keys
-            .entry((c.key_id.as_str(), c.key_period_start))
-            .or_default() += c.amount_nano;
-    }
-    (accounts, keys)
 }
 
 #[async_trait::async_trait]
@@ -631,138 +504,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn store() -> SqliteStore {
-        let s = SqliteStore::open("sqlite::memory:").await.unwrap();
-        s.migrate().await.unwrap();
-        s.migrate().await.unwrap();
-        s
-    }
-
-    #[tokio::test]
-    async fn accounts_keys_and_versions() {
-        let s = store().await;
-        let v0 = s.change_version().await.unwrap();
-        let a = s
-            .create_account(NewAccount {
-                name: "team".into(),
-                credits_nano: 5,
-                ..NewAccount::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            s.add_credits(&a.id, 10, Some("top-up".into()))
-                .await
-                .unwrap(),
-            15
-        );
-        let k = s.create_key(&a.id, NewKey::default()).await.unwrap();
-        assert!(k.plaintext.starts_with("mg-"));
-        assert_eq!(k.key.key_hash, crate::hash_key(&k.plaintext));
-        s.revoke_key(&k.key.id).await.unwrap();
-        let snap = s.snapshot().await.unwrap();
-        assert!(snap.version > v0);
-        assert!(snap.keys[0].revoked_at.is_some());
-        assert!(matches!(
-            s.revoke_key("nope").await,
-            Err(StoreError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn usage_pages_newest_first() {
-        let s = store().await;
-        let rec = |i: i64| UsageRecord {
-            request_id: format!("r{i}"),
-            account_id: "a".into(),
-            key_id: "k".into(),
-            model: "m/x".into(),
-            provider: None,
-            prompt_tokens: 1,
-            completion_tokens: 2,
-            images: 0,
-            cost_nano: 3,
-            status: 200,
-            error_type: None,
-            latency_ms: 4,
-            attempts: 1,
-            created_at: i,
-        };
-        s.insert_usage(&(0..5).map(rec).collect::<Vec<_>>())
-            .await
-            .unwrap();
-        let mut q = UsageQuery {
-            account_id: Some("a".into()),
-            limit: 2,
-            ..UsageQuery::default()
-        };
-        let p1 = s.list_usage(&q).await.unwrap();
-        assert_eq!(
-            p1.records.iter().map(|r| r.created_at).collect::<Vec<_>>(),
-            vec![4, 3]
-        );
-        assert!(p1.has_more);
-        q.cursor = Some((3, "r3".into()));
-        let p2 = s.list_usage(&q).await.unwrap();
-        assert_eq!(p2.records[0].created_at, 2);
-    }
-
-    #[tokio::test]
-    async fn leases_never_exceed_the_balance_and_settle_into_the_ledger() {
-        let s = store().await;
-        let a = s
-            .create_account(NewAccount {
-                name: "a".into(),
-                credits_nano: 100,
-                ..NewAccount::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            s.acquire_lease("i1", &a.id, 60, 10, 30_000).await.unwrap(),
-            60
-        );
-        assert_eq!(
-            s.acquire_lease("i2", &a.id, 60, 50, 30_000).await.unwrap(),
-            0,
-            "only 40 left"
-        );
-        assert_eq!(
-            s.acquire_lease("i2", &a.id, 60, 10, 30_000).await.unwrap(),
-            40
-        );
-        let charge = Charge {
-            account_id: a.id.clone(),
-            key_id: "k".into(),
-            request_id: "r1".into(),
-            amount_nano: 25,
-            key_period_start: 0,
-        };
-        s.settle(&SettleBatch {
-            instance_id: "i1".into(),
-            records: vec![],
-            charges: vec![charge],
-        })
-        .await
-        .unwrap();
-        s.release_lease("i1", &a.id, 1000).await.unwrap();
-        let acct = s.get_account(&a.id).await.unwrap();
-        assert_eq!(acct.balance_nano, 75);
-        assert_eq!(s.ledger_balance(&a.id).await.unwrap(), 75);
-        assert_eq!(s.key_spend("k", 0).await.unwrap(), 25);
-        // i1 gave back its 35 unused; i2 still holds 40.
-        assert_eq!(
-            s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
-            35
-        );
-        s.renew_leases("i2", -1).await.unwrap();
-        assert_eq!(s.reclaim_expired_leases().await.unwrap(), 1);
-        assert_eq!(
-            s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
-            40
-        );
-    }
-}
+mod tests;
