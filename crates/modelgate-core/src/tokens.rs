@@ -97,14 +97,10 @@ fn for_each_text(req: &ChatCompletionRequest, mut text: impl FnMut(&str)) -> u64
             }
         }
     }
-    for v in [
-        &req.tools.as_ref().map(|t| Value::Array(t.clone())),
-        &req.response_format,
-        &req.tool_choice,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for tool in req.tools.iter().flatten() {
+        text(&tool.to_string());
+    }
+    for v in [&req.response_format, &req.tool_choice].into_iter().flatten() {
         text(&v.to_string());
     }
     non_text

@@ -121,6 +121,10 @@ impl Ledger {
 
     fn book(&self, account_id: &str) -> Arc<AccountBook> {
         let mut map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        // Look up before inserting: the hot path allocates no key.
+        if let Some(book) = map.get(account_id) {
+            return Arc::clone(book);
+        }
         Arc::clone(map.entry(account_id.to_owned()).or_default())
     }
 
