@@ -100,7 +100,10 @@ fn for_each_text(req: &ChatCompletionRequest, mut text: impl FnMut(&str)) -> u64
     for tool in req.tools.iter().flatten() {
         text(&tool.to_string());
     }
-    for v in [&req.response_format, &req.tool_choice].into_iter().flatten() {
+    for v in [&req.response_format, &req.tool_choice]
+        .into_iter()
+        .flatten()
+    {
         text(&v.to_string());
     }
     non_text
