@@ -41,8 +41,11 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     // Error causes are logged here, never sent (STYLE: the error rides in extensions).
     if let Some(info) = resp.extensions().get::<crate::error_response::ErrorInfo>() {
         let status = resp.status().as_u16();
-        if status >= 500 {
+        if status == 500 {
             tracing::error!(request_id = %id, %method, %path, status, error_type = info.error_type, cause = %info.cause, "request failed");
+        } else if status > 500 {
+            // Upstream trouble, already mapped: worth a look, not a gateway bug.
+            tracing::warn!(request_id = %id, %method, %path, status, error_type = info.error_type, cause = %info.cause, "upstream failed");
         } else {
             tracing::debug!(request_id = %id, %method, %path, status, error_type = info.error_type, "request refused");
         }

@@ -23,12 +23,11 @@ impl Tasks {
         F: Future<Output = ()> + Send + 'static,
     {
         self.inner.running.fetch_add(1, Ordering::SeqCst);
-        let inner = Arc::clone(&self.inner);
+        let done = Done(Arc::clone(&self.inner));
         tokio::spawn(async move {
+            // Dropped when the task ends, by returning or by panicking.
+            let _done = done;
             fut.await;
-            if inner.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-                inner.idle.notify_waiters();
-            }
         });
     }
 
@@ -41,5 +40,32 @@ impl Tasks {
             }
             notified.await;
         }
+    }
+}
+
+/// Counts a task out however it ends, so that shutdown never waits on a panicked one.
+struct Done(Arc<Inner>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_panicking_task_still_counts_out() {
+        let tasks = Tasks::default();
+        tasks.spawn(async { panic!("boom") });
+        tasks.spawn(async {});
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait_idle())
+            .await
+            .expect("idle after both tasks ended");
     }
 }

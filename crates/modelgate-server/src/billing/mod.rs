@@ -225,22 +225,29 @@ impl Ledger {
     /// Every second: gives idle leases back; every `RENEW_EVERY` ticks also keeps
     /// the rest alive and reclaims dead instances' leases.
     pub async fn maintain(&self, tick: u64) {
-        let idle: Vec<(String, i64)> = {
+        let candidates: Vec<(String, Arc<AccountBook>)> = {
             let map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
             map.iter()
-                .filter_map(|(id, book)| {
-                    book.with(|l| {
-                        let quiet = l.last_used.is_none_or(|t| t.elapsed() >= LEASE_IDLE);
-                        (quiet && l.reserved == 0 && l.pending == 0 && l.lease > 0).then(|| {
-                            let amount = l.lease;
-                            l.lease = 0;
-                            (id.clone(), amount)
-                        })
-                    })
-                })
+                .filter(|(_, book)| book.with(|l| l.lease > 0 && l.reserved == 0 && l.pending == 0))
+                .map(|(id, book)| (id.clone(), Arc::clone(book)))
                 .collect()
         };
-        for (account, amount) in idle {
+        for (account, book) in candidates {
+            // Holding the growth turn: a request arriving now waits for the release
+            // to reach the store instead of finding the balance leased and gone.
+            let _turn = book.grow.lock().await;
+            let amount = book.with(|l| {
+                let quiet = l.last_used.is_none_or(|t| t.elapsed() >= LEASE_IDLE);
+                let idle = quiet && l.reserved == 0 && l.pending == 0;
+                if idle {
+                    std::mem::take(&mut l.lease)
+                } else {
+                    0
+                }
+            });
+            if amount == 0 {
+                continue;
+            }
             if let Err(e) = self
                 .store
                 .release_lease(&self.instance_id, &account, amount)

@@ -65,6 +65,9 @@ pub async fn serve(
     // Finish in-flight work (billing of disconnected streams) and write usage.
     let _ = tokio::time::timeout(Duration::from_secs(30), state.tasks.wait_idle()).await;
     state.usage.flush().await;
+    // Charges are written: what is left of each lease goes back to its account now
+    // rather than when the lease expires.
+    state.ledger.release_all().await;
     Ok(())
 }
 

@@ -178,3 +178,29 @@ fn check_config_names_field_and_line() {
         .unwrap();
     assert!(out.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_and_writes_usage() {
+    let mut gw = Gateway::start("").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    let slow = gw
+        .with_fault(
+            &key,
+            "delay_ms=700",
+            &json!({"model": "demo/echo", "messages": user("a b c")}),
+        )
+        .send();
+    let slow = tokio::spawn(slow);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let exited_cleanly = tokio::task::block_in_place(|| gw.terminate());
+    assert!(exited_cleanly);
+    // The request in flight was answered before the process exited.
+    assert_eq!(slow.await.unwrap().unwrap().status(), 200);
+    let (ok, out, err) = cli(&gw, &["admin", "usage", "--account-id", &id]);
+    assert!(ok, "{err}");
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["data"][0]["status"], 200, "{page}");
+    let (_, out, _) = cli(&gw, &["admin", "accounts", "get", &id]);
+    let account: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(account["balance_usd"], 0.999991, "$1 less 3 + 3 tokens");
+}

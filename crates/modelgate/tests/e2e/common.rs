@@ -175,6 +175,19 @@ impl Gateway {
         }
     }
 
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the gateway did not exit within 10 s of SIGTERM");
+    }
+
     pub fn sim(&self) -> &Simulator {
         self.sim.as_ref().unwrap()
     }
