@@ -48,6 +48,15 @@ pub struct ChatCall<'a> {
     pub fetch: &'a modelgate_core::config::FetchConfig,
 }
 
+/// One upstream embeddings attempt's input.
+pub struct EmbeddingsCall<'a> {
+    pub route: &'a Route,
+    pub request: &'a modelgate_core::openai::EmbeddingsRequest,
+    pub canonical_model: &'a str,
+    /// `x-mock-fault` from the client, honoured only by the `mock` kind.
+    pub mock_fault: Option<&'a str>,
+}
+
 /// How one failed attempt counts for retries and health.
 #[derive(Debug)]
 pub struct UpstreamError {
@@ -105,6 +114,22 @@ impl Providers {
             ProviderKind::Openai => openai::chat(self.client(&provider.id)?, &call).await,
             ProviderKind::Anthropic => anthropic::chat(self.client(&provider.id)?, &call).await,
             ProviderKind::Gemini => gemini::chat(self.client(&provider.id)?, &call).await,
+        }
+    }
+
+    pub async fn embeddings(
+        &self,
+        call: EmbeddingsCall<'_>,
+    ) -> Result<modelgate_core::openai::EmbeddingsResponse, UpstreamError> {
+        let provider = &call.route.provider;
+        match provider.kind {
+            ProviderKind::Mock => mock::embeddings(&call).await,
+            ProviderKind::Openai => openai::embeddings(self.client(&provider.id)?, &call).await,
+            ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                model: call.canonical_model.to_owned(),
+                reason: format!("embeddings through the {:?} provider kind are not supported by this build.", provider.kind).to_lowercase(),
+                retry_after: None,
+            })),
         }
     }
 

@@ -22,7 +22,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
         .route("/v1/responses", post(routes::unserved::responses))
-        .route("/v1/embeddings", post(routes::unserved::embeddings))
+        .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route(
             "/v1/images/generations",
             post(routes::unserved::images_generations),

@@ -2,8 +2,12 @@
 //! Unknown fields are kept (`extra`) so that OpenAI-compatible upstreams receive them
 //! and clients get back whatever the upstream added.
 
+mod embeddings;
 mod parse;
 
+pub use embeddings::{
+    EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, MAX_INPUTS,
+};
 pub use parse::parse_json_body;
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,10 @@
 //! `x-mock-fault` header injects failures that then go through the gateway's normal
 //! retries, mapping and billing.
 
+mod embeddings;
 mod fault;
+
+pub use embeddings::embeddings;
 
 use crate::{ChatCall, ChatResponse, UpstreamError};
 use fault::Fault;

@@ -2,10 +2,12 @@
 //! Ollama…). The request passes through with unknown fields kept; only the model
 //! name, usage reporting and the output limit are rewritten.
 
+mod embeddings;
 mod error;
 mod request;
 mod stream;
 
+pub use embeddings::embeddings;
 pub use error::map_error;
 
 use crate::http::{parse_answer, post_json, Auth, JsonPost};

@@ -6,7 +6,7 @@ use crate::limits::Admission;
 use crate::state::AppState;
 use modelgate_core::access::allowed;
 use modelgate_core::catalog::{Model, Operation, Resolved};
-use modelgate_core::openai::ChatCompletionRequest;
+use modelgate_core::openai::{ChatCompletionRequest, EmbeddingsRequest};
 use modelgate_core::pricing::chat_reservation;
 use modelgate_core::tokens::{
     chat_prompt_bounds, exact_chat_prompt_bounds, PromptBounds, Tokenizer,
@@ -145,4 +145,33 @@ fn check_context(
         });
     }
     Ok(())
+}
+
+/// The same order for embeddings: each input must fit the model's input window
+/// (`context_window`), and the reservation is the inputs' upper bound at the input price.
+pub async fn admit_embeddings(
+    state: &AppState,
+    authed: &Authed,
+    request: &EmbeddingsRequest,
+) -> Result<Admitted, GatewayError> {
+    request.validate()?;
+    let resolved = admit(state, authed, &request.model, Operation::Embeddings)?;
+    let model = &resolved.model;
+    let items = request.input.item_bounds();
+    let upper: u64 = items.iter().map(|b| b.upper).sum();
+    let admission = state.limiter.admit(authed, upper)?;
+    if let Some(longest) = items.iter().copied().max_by_key(|b| b.lower) {
+        check_context(model, longest, None)?;
+    }
+    let amount = model.pricing.input.cost(upper);
+    let hold = state
+        .ledger
+        .reserve(&authed.account, &authed.key, amount)
+        .await?;
+    Ok(Admitted {
+        resolved,
+        hold,
+        admission,
+        output_limit: 0,
+    })
 }

@@ -6,5 +6,6 @@
 pub mod admit;
 pub mod chat;
 pub mod dispatch;
+pub mod embeddings;
 pub mod headers;
 pub mod record;

@@ -202,8 +202,18 @@ impl Gateway {
 
     /// A chat request with the mock provider's `x-mock-fault` header.
     pub fn with_fault(&self, key: &str, fault: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.post_fault("/v1/chat/completions", key, fault, body)
+    }
+
+    pub fn post_fault(
+        &self,
+        path: &str,
+        key: &str,
+        fault: &str,
+        body: &Value,
+    ) -> reqwest::RequestBuilder {
         self.http
-            .post(self.url("/v1/chat/completions"))
+            .post(self.url(path))
             .bearer_auth(key)
             .header("x-mock-fault", fault)
             .json(body)

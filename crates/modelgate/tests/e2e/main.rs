@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod chat;
 mod common;
+mod embeddings;
 mod http_contract;
 mod providers;
 mod upstream;
