@@ -1,12 +1,16 @@
 //! Persistent storage behind one `Store` trait: accounts, keys, ledger, usage records.
 //! SQLite is the embedded default; every implementation passes the same contract tests.
 
+#[cfg(test)]
+mod contract_tests;
 mod keys;
 mod model;
+mod postgres;
 mod sqlite;
 
 pub use keys::{generate_key, hash_key, hex, KEY_PREFIX};
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use std::sync::Arc;
@@ -83,13 +87,17 @@ pub trait Store: Send + Sync {
     async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
 }
 
-/// Opens the store named by a `database_url` (`sqlite://path` or `sqlite::memory:`).
+/// Opens the store named by a `database_url` (`sqlite://path`, `sqlite::memory:` or
+/// `postgres://user@host/db`).
 pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::open(database_url).await?));
     }
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(database_url).await?));
+    }
     Err(StoreError::Invalid(format!(
-        "unsupported database_url scheme in \"{}\": this build supports sqlite://",
+        "unsupported database_url scheme in \"{}\": use sqlite:// or postgres://",
         database_url.split("://").next().unwrap_or("")
     )))
 }

@@ -502,6 +502,3 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -106,7 +106,19 @@ impl Gateway {
     pub async fn start_with(config: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = TempDir::new();
         let db = dir.0.join("gw.db");
-        Gateway::start_on(dir, &db, config, env).await
+        let url = format!("sqlite://{}", db.display());
+        Gateway::start_on(dir, &url, config, env).await
+    }
+
+    /// A gateway on the database at `database_url` (PostgreSQL tests).
+    pub async fn start_on_database(database_url: &str, config: &str) -> Gateway {
+        Gateway::start_on(
+            TempDir::new(),
+            database_url,
+            config,
+            &[("SIM_KEY", SIM_KEY)],
+        )
+        .await
     }
 
     /// Another instance on the same database as `self` (multi-instance tests).
@@ -114,21 +126,18 @@ impl Gateway {
         let config = std::fs::read_to_string(&self.config_path).unwrap();
         // Drop the `[storage]` header and `database_url` line that `start_on` writes.
         let config: String = config.lines().skip(2).collect::<Vec<_>>().join("\n");
-        let db = self.dir.0.join("gw.db");
-        Gateway::start_on(TempDir::new(), &db, &config, &[("SIM_KEY", SIM_KEY)]).await
+        let url = config_database_url(&std::fs::read_to_string(&self.config_path).unwrap());
+        Gateway::start_on(TempDir::new(), &url, &config, &[("SIM_KEY", SIM_KEY)]).await
     }
 
     async fn start_on(
         dir: TempDir,
-        db: &std::path::Path,
+        database_url: &str,
         config: &str,
         env: &[(&str, &str)],
     ) -> Gateway {
         let config_path = dir.0.join("modelgate.toml");
-        let text = format!(
-            "[storage]\ndatabase_url = \"sqlite://{}\"\n{config}",
-            db.display()
-        );
+        let text = format!("[storage]\ndatabase_url = \"{database_url}\"\n{config}");
         std::fs::write(&config_path, text).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelgate"));
         cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"])
@@ -340,4 +349,72 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, error_type: &str
 
 pub fn user(text: &str) -> Value {
     json!([{"role": "user", "content": text}])
+}
+
+fn config_database_url(config: &str) -> String {
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("database_url = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap()
+        .to_owned()
+}
+
+/// A fresh PostgreSQL database for one test, dropped when this is dropped.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let admin_url = std::env::var("MODELGATE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "the multi-instance tests need PostgreSQL at {admin_url} (set MODELGATE_TEST_POSTGRES, \
+                 or start one: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start): {e}"
+            )
+        });
+        let name = format!(
+            "mg_e2e_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let server = admin_url
+            .rsplit_once('/')
+            .map(|(s, _)| s.to_owned())
+            .unwrap();
+        TestDatabase {
+            url: format!("{server}/{name}"),
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside any runtime guarantee: use a short-lived one of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }

@@ -13,5 +13,6 @@ mod chat;
 mod common;
 mod embeddings;
 mod http_contract;
+mod postgres;
 mod providers;
 mod upstream;

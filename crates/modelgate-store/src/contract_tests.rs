@@ -1,15 +1,14 @@
-use super::*;
+//! One contract, every backend: each case runs against SQLite (in memory) and
+//! PostgreSQL (a fresh database per test, dropped afterwards).
 
-async fn store() -> SqliteStore {
-    let s = SqliteStore::open("sqlite::memory:").await.unwrap();
-    s.migrate().await.unwrap();
-    s.migrate().await.unwrap();
-    s
-}
+use crate::model::*;
+use crate::{Store, StoreError};
 
-#[tokio::test]
-async fn accounts_keys_and_versions() {
-    let s = store().await;
+mod backends;
+
+use backends::{on_postgres, on_sqlite};
+
+async fn accounts_keys_and_versions(s: &dyn Store) {
     let v0 = s.change_version().await.unwrap();
     let a = s
         .create_account(NewAccount {
@@ -38,9 +37,7 @@ async fn accounts_keys_and_versions() {
     ));
 }
 
-#[tokio::test]
-async fn usage_pages_newest_first() {
-    let s = store().await;
+async fn usage_pages_newest_first(s: &dyn Store) {
     let rec = |i: i64| UsageRecord {
         request_id: format!("r{i}"),
         account_id: "a".into(),
@@ -76,9 +73,7 @@ async fn usage_pages_newest_first() {
     assert_eq!(p2.records[0].created_at, 2);
 }
 
-#[tokio::test]
-async fn leases_never_exceed_the_balance_and_settle_into_the_ledger() {
-    let s = store().await;
+async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Store) {
     let a = s
         .create_account(NewAccount {
             name: "a".into(),
@@ -130,4 +125,72 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger() {
         s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
         40
     );
+}
+
+#[tokio::test]
+async fn sqlite_accounts_keys_and_versions() {
+    on_sqlite(accounts_keys_and_versions).await;
+}
+
+#[tokio::test]
+async fn postgres_accounts_keys_and_versions() {
+    on_postgres(accounts_keys_and_versions).await;
+}
+
+#[tokio::test]
+async fn sqlite_usage_pages_newest_first() {
+    on_sqlite(usage_pages_newest_first).await;
+}
+
+#[tokio::test]
+async fn postgres_usage_pages_newest_first() {
+    on_postgres(usage_pages_newest_first).await;
+}
+
+#[tokio::test]
+async fn sqlite_leases_never_exceed_the_balance_and_settle_into_the_ledger() {
+    on_sqlite(leases_never_exceed_the_balance_and_settle_into_the_ledger).await;
+}
+
+#[tokio::test]
+async fn postgres_leases_never_exceed_the_balance_and_settle_into_the_ledger() {
+    on_postgres(leases_never_exceed_the_balance_and_settle_into_the_ledger).await;
+}
+
+async fn concurrent_leases_never_exceed_the_balance(s: &'static dyn Store) {
+    let a = s
+        .create_account(NewAccount {
+            name: "race".into(),
+            credits_nano: 100,
+            ..NewAccount::default()
+        })
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let id = a.id.clone();
+        set.spawn(async move {
+            s.acquire_lease(&format!("i{i}"), &id, 10, 10, 30_000)
+                .await
+                .unwrap()
+        });
+    }
+    let mut granted = 0;
+    while let Some(g) = set.join_next().await {
+        granted += g.unwrap();
+    }
+    assert_eq!(
+        granted, 100,
+        "40 instances asking 10 each share exactly the balance"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_leases_never_exceed_the_balance() {
+    on_sqlite(concurrent_leases_never_exceed_the_balance).await;
+}
+
+#[tokio::test]
+async fn postgres_concurrent_leases_never_exceed_the_balance() {
+    on_postgres(concurrent_leases_never_exceed_the_balance).await;
 }

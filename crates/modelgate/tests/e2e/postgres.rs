@@ -1,0 +1,93 @@
+//! The multi-instance mode on PostgreSQL (DESIGN §6): two gateways, one database.
+
+use crate::common::*;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn two_instances_on_postgres_share_keys_and_balances() {
+    let db = TestDatabase::create().await;
+    let a = Gateway::start_on_database(&db.url, "").await;
+    let b = Gateway::start_on_database(&db.url, "").await;
+    // demo/echo, "hello", max_tokens 100: $0.000216 reserved per request.
+    let (_, key) = a.account_key(20.0 * 0.000216, json!({}), json!({})).await;
+    // A key made on one instance works on the other within 2 s.
+    let started = std::time::Instant::now();
+    while b
+        .chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 1, "messages": user("")}),
+        )
+        .await
+        .status()
+        == 401
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "key not seen by the other instance within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = json!({"model": "demo/echo", "max_tokens": 100, "messages": user("hello")});
+    let requests = (0..60).map(|i| {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        gw.with_fault(&key, "delay_ms=1500", &body).send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        (18..=20).contains(&ok),
+        "{ok} answered with money for 20: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 402),
+        "{statuses:?}"
+    );
+
+    // Revocation on one instance reaches the other within 2 s.
+    let (status, acct) = a
+        .admin(
+            reqwest::Method::POST,
+            "/admin/accounts",
+            Some(json!({"name": "r", "credits_usd": 1.0})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = acct["id"].as_str().unwrap();
+    let (_, created) = a
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/accounts/{id}/keys"),
+            Some(json!({})),
+        )
+        .await;
+    let (key, key_id) = (
+        created["key"].as_str().unwrap(),
+        created["id"].as_str().unwrap(),
+    );
+    let hello = json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")});
+    let started = std::time::Instant::now();
+    while b.chat_as(key, hello.clone()).await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.admin(
+        reqwest::Method::DELETE,
+        &format!("/admin/keys/{key_id}"),
+        None,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    while b.chat_as(key, hello.clone()).await.status() != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "revocation not seen within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop((a, b));
+}
