@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/usage", get(routes::account::usage))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
         .route("/admin/accounts", post(routes::admin::create_account))
         .route("/admin/accounts/{id}", get(routes::admin::get_account))
         .route(

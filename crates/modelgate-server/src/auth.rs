@@ -141,24 +141,31 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(expected) = &state.admin_token else {
-            return Err(ApiError(GatewayError::RouteNotFound {
-                path: parts.uri.path().to_owned(),
-            }));
-        };
-        let given = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .unwrap_or("");
-        if constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
-            Ok(Admin)
-        } else {
-            Err(ApiError(GatewayError::Unauthorized(
-                AuthFailure::AdminToken,
-            )))
-        }
+        check_admin(state, &parts.headers, parts.uri.path()).map_err(ApiError)?;
+        Ok(Admin)
+    }
+}
+
+/// The admin token check: 404 while the admin API is off, 401 for a wrong token.
+pub fn check_admin(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    path: &str,
+) -> Result<(), GatewayError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(GatewayError::RouteNotFound {
+            path: path.to_owned(),
+        });
+    };
+    let given = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
+        Ok(())
+    } else {
+        Err(GatewayError::Unauthorized(AuthFailure::AdminToken))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod error_response;
 pub mod extract;
 pub mod limits;
+pub mod metrics;
 pub mod pipeline;
 pub mod request_id;
 pub mod routes;

@@ -20,6 +20,8 @@ pub struct StateOptions {
     pub catalog: Catalog,
     pub store: Arc<dyn Store>,
     pub admin_token: Option<Secret>,
+    /// The Prometheus recorder's handle; `None` leaves /metrics answering 503.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 pub struct Inner {
@@ -34,6 +36,7 @@ pub struct Inner {
     pub ledger: Arc<Ledger>,
     pub limiter: Arc<Limiter>,
     pub tasks: Tasks,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 #[derive(Clone)]
@@ -77,6 +80,7 @@ impl AppState {
             ledger,
             limiter,
             tasks,
+            metrics: opts.metrics,
         }));
         let weak = Arc::downgrade(&state.0);
         tokio::spawn(async move {

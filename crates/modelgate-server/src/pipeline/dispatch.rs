@@ -72,12 +72,14 @@ where
         progress.upstream_time += started.elapsed();
         let failure = match result {
             Ok(value) => {
+                crate::metrics::upstream_attempt(&route.provider.id, "ok");
                 state.health.record_success(deployment);
                 return Ok(Dispatched { value, route });
             }
             Err(e) => e,
         };
         tracing::info!(provider = %route.provider.id, deployment, attempt = progress.count, error_type = failure.error.error_type(), "upstream attempt failed");
+        crate::metrics::upstream_attempt(&route.provider.id, failure.error.error_type());
         if failure.cool_down {
             state.health.cool_down(deployment, Instant::now());
         } else if failure.retriable {

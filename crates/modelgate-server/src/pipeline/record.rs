@@ -58,6 +58,7 @@ impl Record {
         self.inner.status = status;
         self.inner.error_type = error.map(|e| e.error_type().to_owned());
         self.inner.latency_ms = self.started.elapsed().as_millis() as u64;
+        crate::metrics::request_finished(&self.inner);
         state.usage.record(self.inner, charge).await;
     }
 }

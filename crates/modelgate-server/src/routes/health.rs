@@ -25,3 +25,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         }
     }
 }
+
+/// GET /metrics: Prometheus text; the admin token is needed unless
+/// `[server] public_metrics = true`.
+pub async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
+    if !state.config.server.public_metrics {
+        if let Err(e) = crate::auth::check_admin(&state, &headers, "/metrics") {
+            return error_response(&e);
+        }
+    }
+    match &state.metrics {
+        Some(handle) => (
+            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => error_response(&GatewayError::internal("no metrics recorder is installed")),
+    }
+}

@@ -46,6 +46,7 @@ pub async fn serve(
         catalog: loaded.catalog,
         store,
         admin_token,
+        metrics: modelgate_server::metrics::install(),
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(&listen)

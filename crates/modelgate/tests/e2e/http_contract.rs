@@ -209,3 +209,50 @@ async fn admin_api_needs_the_token() {
         (404, Some("not_found"))
     );
 }
+
+#[tokio::test]
+async fn metrics_need_the_admin_token_unless_public() {
+    let gw = Gateway::start("").await;
+    gw.chat(json!({"model": "demo/echo", "messages": user("count me")}))
+        .await;
+    let r = gw.http.get(gw.url("/metrics")).send().await.unwrap();
+    expect_error(r, 401, "auth_error").await;
+    let r = gw
+        .http
+        .get(gw.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(
+            "modelgate_requests_total{model=\"demo/echo\",status=\"200\",error_type=\"\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("modelgate_upstream_attempts_total{provider=\"mock\",outcome=\"ok\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("modelgate_request_duration_seconds_bucket"),
+        "{text}"
+    );
+
+    let open = Gateway::start("[server]\npublic_metrics = true\n").await;
+    assert_eq!(
+        open.http
+            .get(open.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
