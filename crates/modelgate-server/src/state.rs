@@ -35,6 +35,7 @@ pub struct Inner {
     pub usage: UsageSink,
     pub ledger: Arc<Ledger>,
     pub limiter: Arc<Limiter>,
+    pub idempotency: Arc<crate::idempotency::Idempotency>,
     pub tasks: Tasks,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -79,6 +80,7 @@ impl AppState {
             usage,
             ledger,
             limiter,
+            idempotency: Arc::default(),
             tasks,
             metrics: opts.metrics,
         }));

@@ -7,6 +7,7 @@ use super::headers::{deprecation, server_timing};
 use super::record::Record;
 use crate::billing::Hold;
 use crate::error_response::error_response;
+use crate::idempotency::Ticket;
 use crate::limits::Admission;
 use crate::sse;
 use crate::state::AppState;
@@ -39,14 +40,21 @@ pub struct ChatJob {
     pub mock_fault: Option<String>,
 }
 
-pub async fn run(job: ChatJob) -> Response {
+/// Runs the job in a tracked task; a keyed request's answer is stored there too, so a
+/// client that disconnects still leaves the answer for its retry (DESIGN §5).
+pub async fn run(job: ChatJob, ticket: Option<Ticket>) -> Response {
     let (tx, rx) = oneshot::channel();
     let tasks = job.state.tasks.clone();
     if job.request.is_stream() {
         tasks.spawn(stream_task(job, tx));
     } else {
         tasks.spawn(async move {
-            let _ = tx.send(complete(job).await);
+            let resp = complete(job).await;
+            let resp = match ticket {
+                Some(t) => t.finish(resp).await,
+                None => resp,
+            };
+            let _ = tx.send(resp);
         });
     }
     rx.await.unwrap_or_else(|_| {

@@ -7,6 +7,7 @@ use super::dispatch::{with_retries, Attempts};
 use super::headers::{deprecation, server_timing};
 use super::record::Record;
 use crate::error_response::error_response;
+use crate::idempotency::Ticket;
 use crate::state::AppState;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
@@ -23,10 +24,15 @@ pub struct EmbeddingsJob {
     pub mock_fault: Option<String>,
 }
 
-pub async fn run(job: EmbeddingsJob) -> Response {
+pub async fn run(job: EmbeddingsJob, ticket: Option<Ticket>) -> Response {
     let (tx, rx) = oneshot::channel();
     job.state.tasks.clone().spawn(async move {
-        let _ = tx.send(embed(job).await);
+        let resp = embed(job).await;
+        let resp = match ticket {
+            Some(t) => t.finish(resp).await,
+            None => resp,
+        };
+        let _ = tx.send(resp);
     });
     rx.await.unwrap_or_else(|_| {
         error_response(&GatewayError::internal(

@@ -8,4 +8,5 @@ pub mod chat;
 pub mod dispatch;
 pub mod embeddings;
 pub mod headers;
+pub mod keyed;
 pub mod record;

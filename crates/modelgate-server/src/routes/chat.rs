@@ -1,10 +1,9 @@
 //! POST /v1/chat/completions.
 
 use crate::auth::Authed;
-use crate::error_response::error_response;
-use crate::extract::read_json;
 use crate::pipeline::admit::admit_chat;
 use crate::pipeline::chat::{run, ChatJob};
+use crate::pipeline::keyed::{answer_early, read_keyed, refuse, Keyed};
 use crate::pipeline::record::Record;
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -23,38 +22,41 @@ pub async fn chat_completions(
     body: Body,
 ) -> Response {
     let mut record = Record::start(&authed, &request_id.0);
-    let limit = state.config.server.max_body_bytes as usize;
-    let request: ChatCompletionRequest = match read_json(&headers, body, limit).await {
-        Ok(r) => r,
-        Err(e) => return refuse(&state, record, e).await,
+    let keyed = match read_keyed(
+        &state,
+        &authed,
+        &headers,
+        body,
+        |r: &ChatCompletionRequest| !r.is_stream(),
+    )
+    .await
+    {
+        Ok(k) => k,
+        Err(early) => return answer_early(&state, record, early).await,
     };
+    let Keyed { request, ticket } = keyed;
     record.inner.model = request.model.clone();
     let admitted = match admit_chat(&state, &authed, &request).await {
         Ok(a) => a,
-        Err(e) => return refuse(&state, record, e).await,
+        Err(e) => return refuse(&state, record, ticket, e).await,
     };
     record.inner.model = admitted.resolved.model.id.clone();
     let mock_fault = headers
         .get("x-mock-fault")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    run(ChatJob {
-        state,
-        record,
-        resolved: admitted.resolved,
-        hold: admitted.hold,
-        admission: admitted.admission,
-        output_limit: admitted.output_limit,
-        request,
-        mock_fault,
-    })
+    run(
+        ChatJob {
+            state,
+            record,
+            resolved: admitted.resolved,
+            hold: admitted.hold,
+            admission: admitted.admission,
+            output_limit: admitted.output_limit,
+            request,
+            mock_fault,
+        },
+        ticket,
+    )
     .await
-}
-
-/// Answers a refusal before any upstream call, recording it (DESIGN §1: every
-/// authenticated request gets a usage record).
-pub async fn refuse(state: &AppState, record: Record, e: modelgate_core::GatewayError) -> Response {
-    let resp = error_response(&e);
-    record.finish(state, e.status(), Some(&e)).await;
-    resp
 }

@@ -3,10 +3,10 @@
 //! /v1/images/edits gets its `unsupported_operation` with the right suggestion) and
 //! then answer 503 saying so.
 
-use super::chat::refuse;
 use crate::auth::Authed;
 use crate::extract::{read_body, read_json};
 use crate::pipeline::admit::admit;
+use crate::pipeline::keyed::refuse;
 use crate::pipeline::record::Record;
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -36,7 +36,7 @@ async fn json_endpoint(
     let limit = state.config.server.max_body_bytes as usize;
     let model = match read_json::<ModelOnly>(&headers, body, limit).await {
         Ok(m) => m.model,
-        Err(e) => return refuse(&state, record, e).await,
+        Err(e) => return refuse(&state, record, None, e).await,
     };
     finish(state, record, &authed, &model, op).await
 }
@@ -57,7 +57,7 @@ async fn finish(
             retry_after: None,
         },
     };
-    refuse(&state, record, e).await
+    refuse(&state, record, None, e).await
 }
 
 pub async fn responses(
@@ -104,7 +104,7 @@ pub async fn images_edits(
     let limit = s.config.server.max_body_bytes as usize;
     let bytes = match read_body(&h, b, limit).await {
         Ok(b) => b,
-        Err(e) => return refuse(&s, record, e).await,
+        Err(e) => return refuse(&s, record, None, e).await,
     };
     match multipart_field(&bytes, &boundary, "model") {
         Some(model) => finish(s, record, &a, &model, Operation::ImagesEdits).await,
@@ -113,7 +113,7 @@ pub async fn images_edits(
                 "The multipart body has no 'model' field. Add the model's canonical ID.",
                 Some("model"),
             );
-            refuse(&s, record, e).await
+            refuse(&s, record, None, e).await
         }
     }
 }

@@ -13,6 +13,7 @@ mod chat;
 mod common;
 mod embeddings;
 mod http_contract;
+mod idempotency;
 mod postgres;
 mod providers;
 mod upstream;

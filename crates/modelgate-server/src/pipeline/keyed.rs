@@ -1,0 +1,85 @@
+//! Reading a JSON request body together with its Idempotency-Key: the first step of
+//! every JSON endpoint after auth (DESIGN §1: 400 body, then the key's replay/409/422).
+
+use crate::auth::Authed;
+use crate::error_response::error_response;
+use crate::extract::{check_json_content_type, read_body};
+use crate::idempotency::{key_from, Begin, Ticket};
+use crate::pipeline::record::Record;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::response::Response;
+use http::HeaderMap;
+use modelgate_core::openai::parse_json_body;
+use modelgate_core::GatewayError;
+use serde::de::DeserializeOwned;
+
+pub struct Keyed<T> {
+    pub request: T,
+    /// Present when the request carried an Idempotency-Key: the answer goes through it.
+    pub ticket: Option<Ticket>,
+}
+
+/// Why a request ends before its handler's own work.
+pub enum Early {
+    Refuse(GatewayError),
+    /// A finished request with the same key: its stored answer.
+    Replay(Response),
+}
+
+impl From<GatewayError> for Early {
+    fn from(e: GatewayError) -> Self {
+        Early::Refuse(e)
+    }
+}
+
+/// `keyed` says whether the parsed request takes part in idempotency (streams don't yet).
+pub async fn read_keyed<T: DeserializeOwned>(
+    state: &AppState,
+    authed: &Authed,
+    headers: &HeaderMap,
+    body: Body,
+    keyed: impl Fn(&T) -> bool,
+) -> Result<Keyed<T>, Early> {
+    check_json_content_type(headers)?;
+    let bytes = read_body(headers, body, state.config.server.max_body_bytes as usize).await?;
+    let request: T = parse_json_body(&bytes)?;
+    let ticket = match key_from(headers)? {
+        Some(key) if keyed(&request) => {
+            match state.idempotency.begin(&authed.account.id, key, &bytes)? {
+                Begin::Run(ticket) => Some(ticket),
+                Begin::Replay(resp) => return Err(Early::Replay(resp)),
+            }
+        }
+        _ => None,
+    };
+    Ok(Keyed { request, ticket })
+}
+
+/// Answers a request that ended early, recording it (every authenticated request gets
+/// a usage record; a replay is recorded unbilled).
+pub async fn answer_early(state: &AppState, record: Record, early: Early) -> Response {
+    match early {
+        Early::Refuse(e) => refuse(state, record, None, e).await,
+        Early::Replay(resp) => {
+            record.finish(state, resp.status().as_u16(), None).await;
+            resp
+        }
+    }
+}
+
+/// Answers a refusal before any upstream call; a keyed refusal is stored like any
+/// other final answer (transient ones are not).
+pub async fn refuse(
+    state: &AppState,
+    record: Record,
+    ticket: Option<Ticket>,
+    e: GatewayError,
+) -> Response {
+    let resp = error_response(&e);
+    record.finish(state, e.status(), Some(&e)).await;
+    match ticket {
+        Some(t) => t.finish(resp).await,
+        None => resp,
+    }
+}
