@@ -1,9 +1,14 @@
-//! Idempotency-Key (DESIGN §5) for non-streamed requests: executed once per
-//! (account, key value) for 24 h, whichever of the account's API keys sends it. A
-//! repeat after completion replays the stored answer (`Idempotent-Replayed: true`,
-//! not billed again); a repeat while the first runs gets 409 `conflict`; the same key
-//! with another body gets 422. Transient outcomes (429, 5xx) are not stored, so a retry
-//! runs again. In-process state: one instance.
+//! Idempotency-Key (DESIGN §5): executed once per (account, key value) for 24 h,
+//! whichever of the account's API keys sends it. A repeat after completion replays the
+//! stored answer (`Idempotent-Replayed: true`, not billed again); a repeat while the
+//! first runs gets 409 `conflict`; the same key with another body gets 422. Transient
+//! outcomes (429, 5xx) are not stored, so a retry runs again.
+//!
+//! Streams are resumable: a keyed stream's events go into a `StreamLog`, numbered from
+//! 1, and every client — the first one included — follows the log, so a disconnect
+//! never stops the stream. A client whose connection broke resends with
+//! `Last-Event-ID: n` and gets exactly the events after n, live while the stream runs,
+//! stored once it ended. In-process state: one instance.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -13,13 +18,15 @@ use http_body_util::BodyExt;
 use modelgate_core::GatewayError;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
 
 pub const HEADER: &str = "idempotency-key";
 const KEEP_FOR: Duration = Duration::from_secs(24 * 3600);
 const MAX_KEY_CHARS: usize = 255;
-/// How often (in new keys) finished entries older than `KEEP_FOR` are swept.
+/// How often (in new keys) entries older than `KEEP_FOR` are swept.
 const SWEEP_EVERY: usize = 1024;
 
 /// The key value from the header: 1-255 characters; a quoted string (IETF draft) is
@@ -43,6 +50,24 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
     Ok(Some(unquoted.to_owned()))
 }
 
+/// `Last-Event-ID`: the last event a resuming client saw.
+pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, GatewayError> {
+    headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    GatewayError::invalid(
+                        "Last-Event-ID must be the decimal id of an event this stream sent.",
+                        Some("Last-Event-ID"),
+                    )
+                })
+        })
+        .transpose()
+}
+
 struct Stored {
     status: http::StatusCode,
     headers: HeaderMap,
@@ -58,12 +83,115 @@ enum Entry {
         at: Instant,
         stored: Arc<Stored>,
     },
+    Streaming {
+        fingerprint: [u8; 32],
+        at: Instant,
+        log: Arc<StreamLog>,
+    },
+}
+
+impl Entry {
+    fn fingerprint(&self) -> &[u8; 32] {
+        match self {
+            Entry::InFlight { fingerprint }
+            | Entry::Done { fingerprint, .. }
+            | Entry::Streaming { fingerprint, .. } => fingerprint,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        match self {
+            Entry::InFlight { .. } => false,
+            Entry::Done { at, .. } | Entry::Streaming { at, .. } => at.elapsed() >= KEEP_FOR,
+        }
+    }
+}
+
+/// What kind of request is keyed.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    Plain,
+    Stream { last_event_id: Option<u64> },
+}
+
+/// The events of a keyed stream, each data event numbered; followers wait on `changed`.
+#[derive(Default)]
+pub struct StreamLog {
+    state: Mutex<LogState>,
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct LogState {
+    /// (event id, bytes as sent); comments have no id.
+    entries: Vec<(Option<u64>, Bytes)>,
+    last_id: u64,
+    done: bool,
+}
+
+impl StreamLog {
+    fn update(&self, f: impl FnOnce(&mut LogState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+        self.changed.notify_waiters();
+    }
+
+    /// Appends `id: <n>` and `data: <payload>` with the next id.
+    pub fn push_data(&self, payload: &[u8]) {
+        self.update(|s| {
+            s.last_id += 1;
+            let mut event = format!("id: {}\ndata: ", s.last_id).into_bytes();
+            event.extend_from_slice(payload);
+            event.extend_from_slice(b"\n\n");
+            s.entries.push((Some(s.last_id), Bytes::from(event)));
+        });
+    }
+
+    pub fn push_comment(&self, comment: &'static [u8]) {
+        self.update(|s| s.entries.push((None, Bytes::from_static(comment))));
+    }
+
+    pub fn finish(&self) {
+        self.update(|s| s.done = true);
+    }
+
+    fn done(&self) -> bool {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).done
+    }
+
+    /// Sends every entry after event `after` to `tx`, then follows the stream until
+    /// it ends or the client leaves.
+    pub async fn follow(self: Arc<Self>, after: u64, tx: mpsc::Sender<Bytes>) {
+        let mut next = {
+            let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.entries
+                .iter()
+                .position(|(id, _)| id.is_some_and(|i| i > after))
+                .unwrap_or(s.entries.len())
+        };
+        loop {
+            let changed = self.changed.notified();
+            let (batch, done) = {
+                let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                (s.entries[next.min(s.entries.len())..].to_vec(), s.done)
+            };
+            next += batch.len();
+            for (_, bytes) in batch {
+                if tx.send(bytes).await.is_err() {
+                    return;
+                }
+            }
+            if done {
+                return;
+            }
+            changed.await;
+        }
+    }
 }
 
 #[derive(Default)]
 pub struct Idempotency {
     entries: Mutex<HashMap<(String, String), Entry>>,
-    inserts: std::sync::atomic::AtomicUsize,
+    inserts: AtomicUsize,
 }
 
 pub enum Begin {
@@ -71,6 +199,8 @@ pub enum Begin {
     Run(Ticket),
     /// Finished before: this is the answer to send.
     Replay(Response),
+    /// A keyed stream: follow its log after this event id.
+    Follow(Arc<StreamLog>, u64),
 }
 
 /// The right to run a keyed request; dropped unfinished (a panic), it frees the key.
@@ -79,6 +209,7 @@ pub struct Ticket {
     scope: (String, String),
     fingerprint: [u8; 32],
     finished: bool,
+    log: Option<Arc<StreamLog>>,
 }
 
 impl Idempotency {
@@ -87,48 +218,67 @@ impl Idempotency {
         account: &str,
         key: String,
         body: &[u8],
+        mode: Mode,
     ) -> Result<Begin, GatewayError> {
         let fingerprint: [u8; 32] = Sha256::digest(body).into();
         let scope = (account.to_owned(), key);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(&scope) {
-            Some(Entry::InFlight { fingerprint: f }) if *f == fingerprint => {
-                return Err(GatewayError::IdempotencyInFlight {
-                    retry_after: Duration::from_secs(1),
-                })
+        if let Some(entry) = entries.get(&scope).filter(|e| !e.expired()) {
+            if *entry.fingerprint() != fingerprint {
+                return Err(GatewayError::IdempotencyMismatch);
             }
-            Some(Entry::Done {
-                fingerprint: f,
-                at,
-                stored,
-            }) if at.elapsed() < KEEP_FOR => {
-                if *f != fingerprint {
-                    return Err(GatewayError::IdempotencyMismatch);
+            let in_flight = GatewayError::IdempotencyInFlight {
+                retry_after: Duration::from_secs(1),
+            };
+            return match (entry, mode) {
+                (Entry::InFlight { .. }, _) => Err(in_flight),
+                (Entry::Done { stored, .. }, _) => Ok(Begin::Replay(replay(stored))),
+                (
+                    Entry::Streaming { log, .. },
+                    Mode::Stream {
+                        last_event_id: Some(after),
+                    },
+                ) => Ok(Begin::Follow(Arc::clone(log), after)),
+                (Entry::Streaming { log, .. }, _) if log.done() => {
+                    Ok(Begin::Follow(Arc::clone(log), 0))
                 }
-                return Ok(Begin::Replay(replay(stored)));
-            }
-            Some(Entry::InFlight { .. }) => return Err(GatewayError::IdempotencyMismatch),
-            _ => {}
+                (Entry::Streaming { .. }, _) => Err(in_flight),
+            };
         }
-        entries.insert(scope.clone(), Entry::InFlight { fingerprint });
-        if self
-            .inserts
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % SWEEP_EVERY
-            == SWEEP_EVERY - 1
-        {
-            entries.retain(|_, e| !matches!(e, Entry::Done { at, .. } if at.elapsed() >= KEEP_FOR));
+        let log = matches!(mode, Mode::Stream { .. }).then(|| Arc::new(StreamLog::default()));
+        let entry = match &log {
+            Some(log) => Entry::Streaming {
+                fingerprint,
+                at: Instant::now(),
+                log: Arc::clone(log),
+            },
+            None => Entry::InFlight { fingerprint },
+        };
+        entries.insert(scope.clone(), entry);
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            entries.retain(|_, e| !e.expired());
         }
         Ok(Begin::Run(Ticket {
             idem: Arc::clone(self),
             scope,
             fingerprint,
             finished: false,
+            log,
         }))
     }
 }
 
 impl Ticket {
+    /// The log a keyed stream writes its events to.
+    pub fn log(&self) -> Option<Arc<StreamLog>> {
+        self.log.clone()
+    }
+
+    /// A keyed stream committed its 200: from now on its log is the stored answer.
+    pub fn streamed(mut self) {
+        self.finished = true;
+    }
+
     /// Stores a final answer (or frees the key for a transient one) and returns it.
     pub async fn finish(mut self, resp: Response) -> Response {
         self.finished = true;
@@ -138,7 +288,7 @@ impl Ticket {
             return resp;
         }
         let (parts, body) = resp.into_parts();
-        // Non-streamed answers are built in memory: collecting them costs a copy.
+        // Answers stored here are built in memory: collecting them costs a copy.
         let bytes = body
             .collect()
             .await
@@ -163,7 +313,10 @@ impl Ticket {
 
     fn release(&self) {
         let mut entries = self.idem.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if matches!(entries.get(&self.scope), Some(Entry::InFlight { .. })) {
+        if matches!(
+            entries.get(&self.scope),
+            Some(Entry::InFlight { .. } | Entry::Streaming { .. })
+        ) {
             entries.remove(&self.scope);
         }
     }
@@ -210,28 +363,31 @@ mod tests {
     #[tokio::test]
     async fn run_once_replay_conflict_and_mismatch() {
         let idem = Arc::new(Idempotency::default());
-        let Begin::Run(ticket) = idem.begin("a", "k".into(), b"{}").unwrap() else {
+        let Begin::Run(ticket) = idem.begin("a", "k".into(), b"{}", Mode::Plain).unwrap() else {
             panic!()
         };
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{}"),
+            idem.begin("a", "k".into(), b"{}", Mode::Plain),
             Err(GatewayError::IdempotencyInFlight { .. })
         ));
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{1}"),
+            idem.begin("a", "k".into(), b"{1}", Mode::Plain),
             Err(GatewayError::IdempotencyMismatch)
         ));
         assert!(
-            matches!(idem.begin("b", "k".into(), b"{}"), Ok(Begin::Run(_))),
+            matches!(
+                idem.begin("b", "k".into(), b"{}", Mode::Plain),
+                Ok(Begin::Run(_))
+            ),
             "scoped per account"
         );
         ticket.finish(Response::new(Body::from("answer"))).await;
-        let Ok(Begin::Replay(r)) = idem.begin("a", "k".into(), b"{}") else {
+        let Ok(Begin::Replay(r)) = idem.begin("a", "k".into(), b"{}", Mode::Plain) else {
             panic!()
         };
         assert_eq!(r.headers()["idempotent-replayed"], "true");
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{2}"),
+            idem.begin("a", "k".into(), b"{2}", Mode::Plain),
             Err(GatewayError::IdempotencyMismatch)
         ));
     }
@@ -239,14 +395,14 @@ mod tests {
     #[tokio::test]
     async fn transient_outcomes_are_not_stored() {
         let idem = Arc::new(Idempotency::default());
-        let Ok(Begin::Run(ticket)) = idem.begin("a", "k".into(), b"{}") else {
+        let Ok(Begin::Run(ticket)) = idem.begin("a", "k".into(), b"{}", Mode::Plain) else {
             panic!()
         };
         let mut resp = Response::new(Body::empty());
         *resp.status_mut() = http::StatusCode::BAD_GATEWAY;
         ticket.finish(resp).await;
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{}"),
+            idem.begin("a", "k".into(), b"{}", Mode::Plain),
             Ok(Begin::Run(_))
         ));
     }

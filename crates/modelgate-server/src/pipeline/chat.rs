@@ -7,11 +7,10 @@ use super::headers::{deprecation, server_timing};
 use super::record::Record;
 use crate::billing::Hold;
 use crate::error_response::error_response;
-use crate::idempotency::Ticket;
+use crate::idempotency::{StreamLog, Ticket};
 use crate::limits::Admission;
 use crate::sse;
 use crate::state::AppState;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -46,7 +45,7 @@ pub async fn run(job: ChatJob, ticket: Option<Ticket>) -> Response {
     let (tx, rx) = oneshot::channel();
     let tasks = job.state.tasks.clone();
     if job.request.is_stream() {
-        tasks.spawn(stream_task(job, tx));
+        tasks.spawn(stream_task(job, tx, ticket));
     } else {
         tasks.spawn(async move {
             let resp = complete(job).await;
@@ -197,10 +196,78 @@ async fn open_stream(
 
 type Commit = oneshot::Sender<Response>;
 
-async fn stream_task(job: ChatJob, commit: Commit) {
+/// Where a stream's events go: straight to the client, or — for a keyed stream — into
+/// its idempotency log, which every client follows (DESIGN §5: resumable streams).
+enum StreamOut {
+    Client(mpsc::Sender<Bytes>),
+    Log(Arc<StreamLog>),
+}
+
+impl StreamOut {
+    /// Sends one `data:` event; false once the client is gone (never for a log: a
+    /// keyed stream runs on so that the retry gets the answer).
+    async fn data(&self, payload: &[u8]) -> bool {
+        match self {
+            StreamOut::Client(tx) => tx.send(sse::data_event(payload)).await.is_ok(),
+            StreamOut::Log(log) => {
+                log.push_data(payload);
+                true
+            }
+        }
+    }
+
+    async fn comment(&self, comment: &'static [u8]) {
+        match self {
+            StreamOut::Client(tx) => {
+                let _ = tx.send(Bytes::from_static(comment)).await;
+            }
+            StreamOut::Log(log) => log.push_comment(comment),
+        }
+    }
+
+    async fn end(&self, last: Option<Vec<u8>>) {
+        if let Some(event) = last {
+            self.data(&event).await;
+        }
+        self.data(b"[DONE]").await;
+        if let StreamOut::Log(log) = self {
+            log.finish();
+        }
+    }
+}
+
+/// The 200 SSE answer once a stream commits: the client channel, or a follower of
+/// the keyed stream's log from its first event.
+fn committed(
+    state: &AppState,
+    client: Option<mpsc::Receiver<Bytes>>,
+    log: Option<&Arc<StreamLog>>,
+    model: &Model,
+    timing: Option<(Duration, Duration)>,
+) -> Response {
+    let rx = match (client, log) {
+        (Some(rx), _) => rx,
+        (None, Some(log)) => {
+            let (tx, rx) = mpsc::channel(64);
+            state.tasks.spawn(Arc::clone(log).follow(0, tx));
+            rx
+        }
+        (None, None) => mpsc::channel(1).1,
+    };
+    sse_response(rx, model, timing)
+}
+
+async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
     let keepalive = Duration::from_millis(job.state.config.retry.stream_keepalive_ms.max(1));
-    let (body_tx, body_rx) = mpsc::channel::<Bytes>(64);
-    let mut commit = Some((commit, body_rx));
+    let log = ticket.as_ref().and_then(Ticket::log);
+    let (out, client_rx) = match &log {
+        Some(log) => (StreamOut::Log(Arc::clone(log)), None),
+        None => {
+            let (tx, rx) = mpsc::channel::<Bytes>(64);
+            (StreamOut::Client(tx), Some(rx))
+        }
+    };
+    let mut commit = Some((commit, client_rx));
     let mut progress = Attempts::default();
     let opened = {
         let open = with_retries(&job.state, &job.resolved.model, &mut progress, |route| {
@@ -215,9 +282,12 @@ async fn stream_task(job: ChatJob, commit: Commit) {
                 _ = ticker.tick() => {
                     // §5: no token yet: commit the 200 and keep the connection alive.
                     if let Some((tx, rx)) = commit.take() {
-                        let _ = tx.send(sse_response(rx, &job.resolved.model, None));
+                        let _ = tx.send(committed(&job.state, rx, log.as_ref(), &job.resolved.model, None));
+                        if let Some(t) = ticket.take() {
+                            t.streamed();
+                        }
                     }
-                    let _ = body_tx.send(Bytes::from_static(sse::KEEPALIVE)).await;
+                    out.comment(sse::KEEPALIVE).await;
                 }
             }
         }
@@ -248,12 +318,15 @@ async fn stream_task(job: ChatJob, commit: Commit) {
                             resp.headers_mut(),
                         );
                     }
+                    // Keyed: a final refusal is stored, a transient one frees the key.
+                    if let Some(t) = ticket.take() {
+                        resp = t.finish(resp).await;
+                    }
                     let _ = tx.send(resp);
                     record.finish(&state, e.status(), Some(&e)).await;
                 }
                 None => {
-                    let _ = body_tx.send(error_event(&e, NanoUsd::ZERO, 0)).await;
-                    let _ = body_tx.send(Bytes::from_static(sse::DONE)).await;
+                    out.end(Some(error_event(&e, NanoUsd::ZERO, 0))).await;
                     record.finish(&state, 200, Some(&e)).await;
                 }
             }
@@ -262,10 +335,19 @@ async fn stream_task(job: ChatJob, commit: Commit) {
     };
     if let Some((tx, rx)) = commit.take() {
         let timing = (record.started.elapsed(), progress.upstream_time);
-        let _ = tx.send(sse_response(rx, &resolved.model, Some(timing)));
+        let _ = tx.send(committed(
+            &state,
+            rx,
+            log.as_ref(),
+            &resolved.model,
+            Some(timing),
+        ));
+        if let Some(t) = ticket.take() {
+            t.streamed();
+        }
     }
     let mut relay = Relay {
-        tx: body_tx,
+        out,
         model: Arc::clone(&resolved.model),
         wants_usage: request.wants_usage(),
         usage: None,
@@ -285,16 +367,15 @@ async fn stream_task(job: ChatJob, commit: Commit) {
     match failure {
         None => {
             if !relay.client_gone {
-                let _ = relay.tx.send(Bytes::from_static(sse::DONE)).await;
+                relay.out.end(None).await;
             }
             record.finish_charged(&state, 200, None, charge).await;
         }
         Some(e) => {
-            let _ = relay
-                .tx
-                .send(error_event(&e, cost, usage.completion_tokens))
+            relay
+                .out
+                .end(Some(error_event(&e, cost, usage.completion_tokens)))
                 .await;
-            let _ = relay.tx.send(Bytes::from_static(sse::DONE)).await;
             record.finish_charged(&state, 200, Some(&e), charge).await;
         }
     }
@@ -302,7 +383,7 @@ async fn stream_task(job: ChatJob, commit: Commit) {
 
 /// Forwards chunks to the client, keeping the usage for billing.
 struct Relay {
-    tx: mpsc::Sender<Bytes>,
+    out: StreamOut,
     model: Arc<Model>,
     wants_usage: bool,
     usage: Option<Usage>,
@@ -351,7 +432,7 @@ impl Relay {
         let Ok(json) = serde_json::to_vec(&chunk) else {
             return true;
         };
-        if self.tx.send(sse::data_event(&json)).await.is_err() {
+        if !self.out.data(&json).await {
             self.client_gone = true;
             return false;
         }
@@ -366,7 +447,7 @@ fn estimate_usage(request: &ChatCompletionRequest, content_chunks: u64) -> Usage
     Usage::new(prompt_bytes.div_ceil(4) as u64, content_chunks)
 }
 
-fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Bytes {
+fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Vec<u8> {
     let mut body = e.to_body();
     if let Some(err) = body.get_mut("error").and_then(|v| v.as_object_mut()) {
         let details = err.entry("details").or_insert_with(|| json!({}));
@@ -376,26 +457,16 @@ fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Byt
             d.insert("completion_tokens".into(), json!(completion_tokens));
         }
     }
-    sse::data_event(&serde_json::to_vec(&body).unwrap_or_default())
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 fn sse_response(
-    mut rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
     model: &Model,
     timing: Option<(Duration, Duration)>,
 ) -> Response {
-    let stream = futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx)
-            .map(|o| o.map(Ok::<_, std::convert::Infallible>))
-    });
-    let mut resp = Response::new(Body::from_stream(stream));
+    let mut resp = sse::response(rx);
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     if let Some((total, upstream)) = timing {
         server_timing(total, upstream, h);
     }

@@ -4,7 +4,7 @@
 use crate::auth::Authed;
 use crate::error_response::error_response;
 use crate::extract::{check_json_content_type, read_body};
-use crate::idempotency::{key_from, Begin, Ticket};
+use crate::idempotency::{key_from, Begin, Mode, StreamLog, Ticket};
 use crate::pipeline::record::Record;
 use crate::state::AppState;
 use axum::body::Body;
@@ -33,25 +33,29 @@ impl From<GatewayError> for Early {
     }
 }
 
-/// `keyed` says whether the parsed request takes part in idempotency (streams don't yet).
+/// `mode` says how the parsed request is keyed: a plain answer or a resumable stream.
 pub async fn read_keyed<T: DeserializeOwned>(
     state: &AppState,
     authed: &Authed,
     headers: &HeaderMap,
     body: Body,
-    keyed: impl Fn(&T) -> bool,
+    mode: impl Fn(&T) -> Mode,
 ) -> Result<Keyed<T>, Early> {
     check_json_content_type(headers)?;
     let bytes = read_body(headers, body, state.config.server.max_body_bytes as usize).await?;
     let request: T = parse_json_body(&bytes)?;
     let ticket = match key_from(headers)? {
-        Some(key) if keyed(&request) => {
-            match state.idempotency.begin(&authed.account.id, key, &bytes)? {
+        Some(key) => {
+            match state
+                .idempotency
+                .begin(&authed.account.id, key, &bytes, mode(&request))?
+            {
                 Begin::Run(ticket) => Some(ticket),
                 Begin::Replay(resp) => return Err(Early::Replay(resp)),
+                Begin::Follow(log, after) => return Err(Early::Replay(follow(state, log, after))),
             }
         }
-        _ => None,
+        None => None,
     };
     Ok(Keyed { request, ticket })
 }
@@ -82,4 +86,16 @@ pub async fn refuse(
         Some(t) => t.finish(resp).await,
         None => resp,
     }
+}
+
+/// A resumed keyed stream: its events after `after`, live while it runs.
+pub fn follow(state: &AppState, log: std::sync::Arc<StreamLog>, after: u64) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    state.tasks.spawn(log.follow(after, tx));
+    let mut resp = crate::sse::response(rx);
+    resp.headers_mut().insert(
+        "idempotent-replayed",
+        http::HeaderValue::from_static("true"),
+    );
+    resp
 }

@@ -1,6 +1,7 @@
 //! POST /v1/chat/completions.
 
 use crate::auth::Authed;
+use crate::idempotency::{last_event_id, Mode};
 use crate::pipeline::admit::admit_chat;
 use crate::pipeline::chat::{run, ChatJob};
 use crate::pipeline::keyed::{answer_early, read_keyed, refuse, Keyed};
@@ -22,12 +23,22 @@ pub async fn chat_completions(
     body: Body,
 ) -> Response {
     let mut record = Record::start(&authed, &request_id.0);
+    let last_event_id = match last_event_id(&headers) {
+        Ok(id) => id,
+        Err(e) => return refuse(&state, record, None, e).await,
+    };
     let keyed = match read_keyed(
         &state,
         &authed,
         &headers,
         body,
-        |r: &ChatCompletionRequest| !r.is_stream(),
+        |r: &ChatCompletionRequest| {
+            if r.is_stream() {
+                Mode::Stream { last_event_id }
+            } else {
+                Mode::Plain
+            }
+        },
     )
     .await
     {

@@ -1,6 +1,7 @@
 //! POST /v1/embeddings.
 
 use crate::auth::Authed;
+use crate::idempotency::Mode;
 use crate::pipeline::admit::admit_embeddings;
 use crate::pipeline::embeddings::{run, EmbeddingsJob};
 use crate::pipeline::keyed::{answer_early, read_keyed, refuse, Keyed};
@@ -24,7 +25,7 @@ pub async fn embeddings(
     let mut record = Record::start(&authed, &request_id.0);
     let Keyed { request, ticket } =
         match read_keyed(&state, &authed, &headers, body, |_: &EmbeddingsRequest| {
-            true
+            Mode::Plain
         })
         .await
         {

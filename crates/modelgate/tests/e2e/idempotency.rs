@@ -132,3 +132,111 @@ async fn a_disconnected_request_runs_on_and_its_retry_gets_the_answer() {
     assert_eq!(r.headers()["idempotent-replayed"], "true");
     assert_eq!(gw.sim().requests_with_id("idem3").len(), 1);
 }
+
+/// (id, data) of each event of an SSE body.
+fn events(text: &str) -> Vec<(Option<u64>, String)> {
+    text.split("\n\n")
+        .filter(|e| e.contains("data: "))
+        .map(|e| {
+            let id = e
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(|i| i.parse().unwrap());
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap()
+                .to_owned();
+            (id, data)
+        })
+        .collect()
+}
+
+fn text_of(events: &[(Option<u64>, String)]) -> String {
+    events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn keyed_streams_number_their_events_and_replay_once_finished() {
+    let gw = Gateway::start("").await;
+    let body = json!({"model": "sim/gpt-4o", "stream": true, "messages": user("alpha beta gamma [[sim:id=s1]]")});
+    let first = keyed(&gw, &gw.key, "s-1", &body).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first = events(&first.text().await.unwrap());
+    let ids: Vec<u64> = first.iter().map(|(id, _)| id.unwrap()).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "ids 1, 2, 3…"
+    );
+    assert_eq!(first.last().unwrap().1, "[DONE]");
+    let again = keyed(&gw, &gw.key, "s-1", &body).send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(events(&again.text().await.unwrap()), first);
+    assert_eq!(gw.sim().requests_with_id("s1").len(), 1);
+}
+
+#[tokio::test]
+async fn a_broken_stream_resumes_after_its_last_event_id() {
+    let gw = Gateway::start("").await;
+    let words = "one two three four five six seven eight";
+    let body = json!({"model": "sim/gpt-4o", "stream": true, "messages": user(&format!("{words} [[sim:chunk_delay_ms=80,id=s2]]"))});
+    let resp = keyed(&gw, &gw.key, "s-2", &body).send().await.unwrap();
+    let mut seen = String::new();
+    let mut stream = futures_util::StreamExt::boxed(resp.bytes_stream());
+    while !seen.contains("id: 3\n") || !seen[seen.find("id: 3\n").unwrap()..].contains("\n\n") {
+        let chunk = futures_util::StreamExt::next(&mut stream)
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(stream);
+    let before: Vec<_> = events(&seen)
+        .into_iter()
+        .filter(|(id, _)| id.unwrap() <= 3)
+        .collect();
+    // While it runs, a repeat without Last-Event-ID is told to wait.
+    expect_error(
+        keyed(&gw, &gw.key, "s-2", &body).send().await.unwrap(),
+        409,
+        "conflict",
+    )
+    .await;
+    let resumed = keyed(&gw, &gw.key, "s-2", &body)
+        .header("last-event-id", "3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    assert_eq!(resumed.headers()["idempotent-replayed"], "true");
+    let after = events(&resumed.text().await.unwrap());
+    assert_eq!(
+        after.first().unwrap().0,
+        Some(4),
+        "exactly the events after 3"
+    );
+    let all: Vec<_> = before.into_iter().chain(after).collect();
+    assert_eq!(text_of(&all), words);
+    assert_eq!(all.last().unwrap().1, "[DONE]");
+    assert_eq!(
+        gw.sim().requests_with_id("s2").len(),
+        1,
+        "never a second upstream call"
+    );
+    // The stream, the 409 and the resumed request.
+    let records = gw.usage(&gw.key, 3).await;
+    let billed = records
+        .iter()
+        .filter(|r| r["cost_usd"].as_f64().unwrap() > 0.0)
+        .count();
+    assert_eq!(billed, 1, "never a second charge");
+}
