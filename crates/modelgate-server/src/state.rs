@@ -2,7 +2,7 @@
 
 use crate::auth::AuthCache;
 use crate::billing::Ledger;
-use crate::limits::Limiter;
+use crate::limits::{Limiter, RedisCells};
 use crate::tasks::Tasks;
 use crate::usage::UsageSink;
 use modelgate_core::catalog::Catalog;
@@ -66,7 +66,11 @@ impl AppState {
             crate::request_id::new_request_id().replacen("req_", "gw_", 1),
         ));
         let usage = UsageSink::start(Arc::clone(&opts.store), Arc::clone(&ledger));
-        let limiter = Limiter::new(opts.config.limits);
+        let redis = match &opts.config.storage.redis_url {
+            Some(url) => Some(RedisCells::connect(url, &opts.config.storage.redis_prefix).await?),
+            None => None,
+        };
+        let limiter = Limiter::new(opts.config.limits, redis, tasks.clone());
         let auth = AuthCache::default();
         auth.install(opts.store.snapshot().await.map_err(|e| e.to_string())?);
         let state = AppState(Arc::new(Inner {

@@ -97,7 +97,7 @@ pub async fn admit_chat(
     let mut bounds = chat_prompt_bounds(request);
     // §1: 429 before 413; tpm is charged with the reserved tokens.
     let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
-    let admission = state.limiter.admit(authed, reserved_tokens)?;
+    let admission = state.limiter.admit(authed, reserved_tokens).await?;
     // §1: 413 before 402. Count exactly only when the cheap bound cannot rule it out.
     if bounds.upper + wanted_output.unwrap_or(0) > model.context_window {
         bounds = exact(bounds);
@@ -159,7 +159,7 @@ pub async fn admit_embeddings(
     let model = &resolved.model;
     let items = request.input.item_bounds();
     let upper: u64 = items.iter().map(|b| b.upper).sum();
-    let admission = state.limiter.admit(authed, upper)?;
+    let admission = state.limiter.admit(authed, upper).await?;
     if let Some(longest) = items.iter().copied().max_by_key(|b| b.lower) {
         check_context(model, longest, None)?;
     }

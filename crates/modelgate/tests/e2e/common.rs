@@ -105,45 +105,38 @@ impl Gateway {
 
     pub async fn start_with(config: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = TempDir::new();
-        let db = dir.0.join("gw.db");
-        let url = format!("sqlite://{}", db.display());
-        Gateway::start_on(dir, &url, config, env).await
+        let url = format!("sqlite://{}", dir.0.join("gw.db").display());
+        let text = format!("[storage]\ndatabase_url = \"{url}\"\n{config}");
+        Gateway::start_file(dir, &text, env).await
     }
 
-    /// A gateway on the database at `database_url` (PostgreSQL tests).
-    pub async fn start_on_database(database_url: &str, config: &str) -> Gateway {
-        Gateway::start_on(
-            TempDir::new(),
-            database_url,
-            config,
-            &[("SIM_KEY", SIM_KEY)],
-        )
-        .await
+    /// A gateway on the database at `database_url` (PostgreSQL tests); `storage`
+    /// adds keys to the `[storage]` table (Redis settings).
+    pub async fn start_on_database(database_url: &str, storage: &str, config: &str) -> Gateway {
+        let text = format!("[storage]\ndatabase_url = \"{database_url}\"\n{storage}\n{config}");
+        Gateway::start_file(TempDir::new(), &text, &[("SIM_KEY", SIM_KEY)]).await
     }
 
-    /// Another instance on the same database as `self` (multi-instance tests).
+    /// Another instance with the same config, so on the same database (and Redis).
     pub async fn another_instance(&self) -> Gateway {
-        let config = std::fs::read_to_string(&self.config_path).unwrap();
-        // Drop the `[storage]` header and `database_url` line that `start_on` writes.
-        let config: String = config.lines().skip(2).collect::<Vec<_>>().join("\n");
-        let url = config_database_url(&std::fs::read_to_string(&self.config_path).unwrap());
-        Gateway::start_on(TempDir::new(), &url, &config, &[("SIM_KEY", SIM_KEY)]).await
+        let text = std::fs::read_to_string(&self.config_path).unwrap();
+        Gateway::start_file(TempDir::new(), &text, &[("SIM_KEY", SIM_KEY)]).await
     }
 
-    async fn start_on(
-        dir: TempDir,
-        database_url: &str,
-        config: &str,
-        env: &[(&str, &str)],
-    ) -> Gateway {
+    async fn start_file(dir: TempDir, text: &str, env: &[(&str, &str)]) -> Gateway {
         let config_path = dir.0.join("modelgate.toml");
-        let text = format!("[storage]\ndatabase_url = \"{database_url}\"\n{config}");
         std::fs::write(&config_path, text).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelgate"));
         cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config_path)
             .current_dir(&dir.0)
             .env("MODELGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+            // Upstream failures are these tests' daily bread: log only gateway bugs,
+            // unless MODELGATE_LOG asks for more.
+            .env(
+                "MODELGATE_LOG",
+                std::env::var("MODELGATE_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -349,15 +342,6 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, error_type: &str
 
 pub fn user(text: &str) -> Value {
     json!([{"role": "user", "content": text}])
-}
-
-fn config_database_url(config: &str) -> String {
-    config
-        .lines()
-        .find_map(|l| l.strip_prefix("database_url = \""))
-        .and_then(|rest| rest.strip_suffix('"'))
-        .unwrap()
-        .to_owned()
 }
 
 /// A fresh PostgreSQL database for one test, dropped when this is dropped.

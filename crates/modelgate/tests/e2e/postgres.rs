@@ -7,8 +7,8 @@ use std::time::Duration;
 #[tokio::test]
 async fn two_instances_on_postgres_share_keys_and_balances() {
     let db = TestDatabase::create().await;
-    let a = Gateway::start_on_database(&db.url, "").await;
-    let b = Gateway::start_on_database(&db.url, "").await;
+    let a = Gateway::start_on_database(&db.url, "", "").await;
+    let b = Gateway::start_on_database(&db.url, "", "").await;
     // demo/echo, "hello", max_tokens 100: $0.000216 reserved per request.
     let (_, key) = a.account_key(20.0 * 0.000216, json!({}), json!({})).await;
     // A key made on one instance works on the other within 2 s.
@@ -90,4 +90,53 @@ async fn two_instances_on_postgres_share_keys_and_balances() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop((a, b));
+}
+
+#[tokio::test]
+async fn rate_limits_are_shared_through_redis() {
+    let db = TestDatabase::create().await;
+    let prefix = format!(
+        "mg-test-{}-{}:",
+        std::process::id(),
+        db.url.rsplit('/').next().unwrap()
+    );
+    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
+    let a = Gateway::start_on_database(&db.url, &storage, "").await;
+    let b = a.another_instance().await;
+    let (_, key) = a
+        .account_key(1.0, json!({"limits": {"rpm": 2}}), json!({}))
+        .await;
+    let body = json!({"model": "demo/echo", "max_tokens": 5, "messages": user("hi")});
+    let started = std::time::Instant::now();
+    // The first request may land before b sees the key; that costs no limit.
+    while b.chat_as(&key, body.clone()).await.status() == 401 {
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(a.chat_as(&key, body.clone()).await.status(), 200);
+    // Two admitted, one on each instance: the third is refused on either.
+    let r = b.chat_as(&key, body.clone()).await;
+    let ra = r.headers()["retry-after"].to_str().unwrap().to_owned();
+    expect_error(r, 429, "rate_limit_exceeded").await;
+    assert!(ra.parse::<u64>().unwrap() > 20, "{ra}");
+    expect_error(a.chat_as(&key, body).await, 429, "rate_limit_exceeded").await;
+    cleanup_redis(&prefix).await;
+}
+
+/// Deletes this test's Redis keys (they also expire on their own within a minute).
+async fn cleanup_redis(prefix: &str) {
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
 }
