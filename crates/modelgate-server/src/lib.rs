@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod error_response;
 pub mod extract;
+pub mod health_sync;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;

@@ -70,6 +70,13 @@ impl AppState {
             Some(url) => Some(RedisCells::connect(url, &opts.config.storage.redis_prefix).await?),
             None => None,
         };
+        let health_sync = redis.as_ref().map(|r| {
+            crate::health_sync::HealthSync::new(
+                r.connection(),
+                &opts.config.storage.redis_prefix,
+                opts.catalog.deployments(),
+            )
+        });
         let limiter = Limiter::new(opts.config.limits, redis, tasks.clone());
         let auth = AuthCache::default();
         auth.install(opts.store.snapshot().await.map_err(|e| e.to_string())?);
@@ -88,6 +95,9 @@ impl AppState {
             tasks,
             metrics: opts.metrics,
         }));
+        if let Some(sync) = health_sync {
+            tokio::spawn(sync.run(Arc::downgrade(&state.0)));
+        }
         let weak = Arc::downgrade(&state.0);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::auth::REFRESH_EVERY);

@@ -201,6 +201,23 @@ impl Catalog {
         self.providers.values()
     }
 
+    /// Every deployment's index with a name stable across instances
+    /// (`provider/upstream_model`), for sharing health.
+    pub fn deployments(&self) -> Vec<(usize, String)> {
+        let mut out: Vec<(usize, String)> = self
+            .models()
+            .flat_map(|m| m.routes.iter())
+            .map(|r| {
+                (
+                    r.deployment,
+                    format!("{}/{}", r.provider.id, r.upstream_model),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn deployment_count(&self) -> usize {
         self.deployments
     }

@@ -109,6 +109,18 @@ impl HealthTracker {
         });
     }
 
+    /// Takes a deployment out of rotation for `for_` because another instance found
+    /// it failing (shared health); keeps a later local deadline.
+    pub fn open_for(&self, deployment: usize, now: Instant, for_: Duration) {
+        self.with(deployment, |s| {
+            let until = now + for_;
+            if s.open_until.is_none_or(|u| u < until) {
+                s.open_until = Some(until);
+                s.probing = false;
+            }
+        });
+    }
+
     pub fn snapshot(&self, deployment: usize, now: Instant) -> HealthSnapshot {
         let open = self.is_open(deployment, now).is_some();
         self.with(deployment, |s| HealthSnapshot {

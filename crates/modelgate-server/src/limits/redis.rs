@@ -67,6 +67,11 @@ impl RedisCells {
         })
     }
 
+    /// A connection for other shared state (deployment health).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     fn key(&self, cell: &str, what: &str) -> String {
         format!("{}limits:{cell}:{what}", self.prefix)
     }

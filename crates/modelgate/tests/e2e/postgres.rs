@@ -140,3 +140,54 @@ async fn cleanup_redis(prefix: &str) {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn an_open_circuit_is_shared_through_redis() {
+    let db = TestDatabase::create().await;
+    let prefix = format!(
+        "mg-test-{}-{}:",
+        std::process::id(),
+        db.url.rsplit('/').next().unwrap()
+    );
+    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
+    let sim = modelgate_simulator::Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        modelgate_simulator::SimulatorConfig {
+            api_key: Some(SIM_KEY.into()),
+        },
+    )
+    .await
+    .unwrap();
+    let extra = r#"
+[retry]
+max_retries = 0
+
+[health]
+consecutive_failures = 2
+cooldown_ms = 60000
+
+[[models]]
+id = "sim/down"
+operations = ["chat_completions"]
+context_window = 1000
+routes = [{ provider = "sim", upstream_model = "down@status=500,id=shared-down" }]
+"#;
+    let a = Gateway::start_on_database(&db.url, &storage, &sim_config(&sim, extra)).await;
+    let b = a.another_instance().await;
+    let body = json!({"model": "sim/down", "messages": user("x")});
+    for _ in 0..2 {
+        expect_error(a.chat(body.clone()).await, 502, "provider_error").await;
+    }
+    expect_error(a.chat(body.clone()).await, 503, "provider_unavailable").await;
+    // Within a sync tick (0.5 s on each side), b stops sending to the deployment
+    // too, without having seen a single failure of its own.
+    let sent = sim.requests_with_id("shared-down").len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    expect_error(b.chat(body.clone()).await, 503, "provider_unavailable").await;
+    assert_eq!(
+        sim.requests_with_id("shared-down").len(),
+        sent,
+        "b sent nothing upstream"
+    );
+    cleanup_redis(&prefix).await;
+}
