@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     pub docs_base_url: Option<String>,
     pub public_metrics: bool,
+    /// A client gets this long to send its whole request body (slow clients must not
+    /// hold a request open forever).
+    pub body_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             max_body_bytes: MIB_20,
             docs_base_url: None,
             public_metrics: false,
+            body_timeout_ms: 30_000,
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum GatewayError {
     },
     #[error("body too large")]
     BodyTooLarge { limit_bytes: usize },
+    #[error("request body too slow")]
+    BodyTimeout { limit: Duration },
     #[error("fetched file too large")]
     FetchTooLarge { param: String, limit_bytes: u64 },
     #[error("context window exceeded")]
@@ -139,6 +141,7 @@ impl GatewayError {
             Self::UnsupportedContentType { .. } => 415,
             Self::MethodNotAllowed { .. } => 405,
             Self::HeadersTooLarge { .. } => 431,
+            Self::BodyTimeout { .. } => 408,
             Self::RouteNotFound { .. } | Self::NotFound { .. } | Self::ModelNotFound { .. } => 404,
             Self::Unauthorized(_) => 401,
             Self::InsufficientBalance(_) => 402,
@@ -164,6 +167,7 @@ impl GatewayError {
             | Self::UnsupportedContentType { .. }
             | Self::MethodNotAllowed { .. }
             | Self::HeadersTooLarge { .. }
+            | Self::BodyTimeout { .. }
             | Self::IdempotencyMismatch => "invalid_request_error",
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UnsupportedOperation(_) => "unsupported_operation",
@@ -217,6 +221,10 @@ impl GatewayError {
             Self::HeadersTooLarge { limit_bytes } => format!(
                 "The request headers exceed {} KiB in total. Send fewer or shorter headers.",
                 limit_bytes / 1024
+            ),
+            Self::BodyTimeout { limit } => format!(
+                "The request body did not arrive within {} seconds. Check the connection and send the body without pausing.",
+                limit.as_secs()
             ),
             Self::RouteNotFound { path } => format!(
                 "There is no route {path}. Check the path: the OpenAI-compatible API lives under /v1 (for example /v1/chat/completions)."
@@ -356,6 +364,7 @@ impl GatewayError {
             Self::UnsupportedContentType { .. }
             | Self::MethodNotAllowed { .. }
             | Self::HeadersTooLarge { .. }
+            | Self::BodyTimeout { .. }
             | Self::RouteNotFound { .. }
             | Self::NotFound { .. }
             | Self::BodyTooLarge { .. }

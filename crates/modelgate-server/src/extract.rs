@@ -34,6 +34,18 @@ pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), GatewayError> 
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
+/// Reads the whole body within `timeout` (408 otherwise) and `limit` bytes (413).
+pub async fn read_body_timed(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<bytes::Bytes, GatewayError> {
+    tokio::time::timeout(timeout, read_body(headers, body, limit))
+        .await
+        .map_err(|_| GatewayError::BodyTimeout { limit: timeout })?
+}
+
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
@@ -76,12 +88,15 @@ async fn drain(body: Body) {
     .await;
 }
 
+/// For bodies read outside the chat pipeline (admin API, catalog-only endpoints).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub async fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
 ) -> Result<T, GatewayError> {
     check_json_content_type(headers)?;
-    let bytes = read_body(headers, body, limit).await?;
+    let bytes = read_body_timed(headers, body, limit, DEFAULT_BODY_TIMEOUT).await?;
     parse_json_body(&bytes)
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::Authed;
 use crate::error_response::error_response;
-use crate::extract::{check_json_content_type, read_body};
+use crate::extract::{check_json_content_type, read_body_timed};
 use crate::idempotency::{key_from, Begin, Mode, StreamLog, Ticket};
 use crate::pipeline::record::Record;
 use crate::state::AppState;
@@ -13,6 +13,7 @@ use http::HeaderMap;
 use modelgate_core::openai::parse_json_body;
 use modelgate_core::GatewayError;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 pub struct Keyed<T> {
     pub request: T,
@@ -42,7 +43,9 @@ pub async fn read_keyed<T: DeserializeOwned>(
     mode: impl Fn(&T) -> Mode,
 ) -> Result<Keyed<T>, Early> {
     check_json_content_type(headers)?;
-    let bytes = read_body(headers, body, state.config.server.max_body_bytes as usize).await?;
+    let server = &state.config.server;
+    let timeout = Duration::from_millis(server.body_timeout_ms.max(1));
+    let bytes = read_body_timed(headers, body, server.max_body_bytes as usize, timeout).await?;
     let request: T = parse_json_body(&bytes)?;
     let ticket = match key_from(headers)? {
         Some(key) => {
