@@ -57,6 +57,15 @@ pub struct EmbeddingsCall<'a> {
     pub mock_fault: Option<&'a str>,
 }
 
+/// One upstream image-generation attempt's input.
+pub struct ImagesCall<'a> {
+    pub route: &'a Route,
+    pub request: &'a modelgate_core::openai::ImagesRequest,
+    pub canonical_model: &'a str,
+    /// `x-mock-fault` from the client, honoured only by the `mock` kind.
+    pub mock_fault: Option<&'a str>,
+}
+
 /// How one failed attempt counts for retries and health.
 #[derive(Debug)]
 pub struct UpstreamError {
@@ -128,6 +137,22 @@ impl Providers {
             ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
                 model: call.canonical_model.to_owned(),
                 reason: format!("embeddings through the {:?} provider kind are not supported by this build.", provider.kind).to_lowercase(),
+                retry_after: None,
+            })),
+        }
+    }
+
+    pub async fn images(
+        &self,
+        call: ImagesCall<'_>,
+    ) -> Result<modelgate_core::openai::ImagesResponse, UpstreamError> {
+        let provider = &call.route.provider;
+        match provider.kind {
+            ProviderKind::Mock => mock::images(&call).await,
+            ProviderKind::Openai => openai::images(self.client(&provider.id)?, &call).await,
+            ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                model: call.canonical_model.to_owned(),
+                reason: format!("image generation through the {:?} provider kind is not supported by this build.", provider.kind).to_lowercase(),
                 retry_after: None,
             })),
         }

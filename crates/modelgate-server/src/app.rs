@@ -23,10 +23,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
         .route("/v1/responses", post(routes::unserved::responses))
         .route("/v1/embeddings", post(routes::embeddings::embeddings))
-        .route(
-            "/v1/images/generations",
-            post(routes::unserved::images_generations),
-        )
+        .route("/v1/images/generations", post(routes::images::generations))
         .route("/v1/images/edits", post(routes::unserved::images_edits))
         .route("/v1/models", get(routes::models::list_for_key))
         .route("/v1/models/{*id}", get(routes::models::get_for_key))

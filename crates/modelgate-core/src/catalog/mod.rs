@@ -39,8 +39,18 @@ pub struct Pricing {
     pub input: PerMillion,
     pub output: PerMillion,
     pub cached_input: PerMillion,
-    /// Per image, in nano-USD per million images (so one image costs `per_image.cost(1)`).
+    /// Per image: unlike the token prices, `per_image.0` is nano-USD for one image.
     pub per_image: PerMillion,
+}
+
+impl Pricing {
+    pub fn images_cost(&self, images: u64) -> crate::money::NanoUsd {
+        crate::money::NanoUsd(
+            self.per_image
+                .0
+                .saturating_mul(i64::try_from(images).unwrap_or(i64::MAX)),
+        )
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -3,11 +3,13 @@
 //! and clients get back whatever the upstream added.
 
 mod embeddings;
+mod images;
 mod parse;
 
 pub use embeddings::{
     EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, MAX_INPUTS,
 };
+pub use images::{ImagesRequest, ImagesResponse, MAX_REFERENCES};
 pub use parse::parse_json_body;
 
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,10 @@
 
 mod embeddings;
 mod fault;
+mod images;
 
 pub use embeddings::embeddings;
+pub use images::images;
 
 use crate::{ChatCall, ChatResponse, UpstreamError};
 use fault::Fault;

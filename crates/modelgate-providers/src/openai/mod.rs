@@ -4,11 +4,13 @@
 
 mod embeddings;
 mod error;
+mod images;
 mod request;
 mod stream;
 
 pub use embeddings::embeddings;
 pub use error::map_error;
+pub use images::images;
 
 use crate::http::{parse_answer, post_json, Auth, JsonPost};
 use crate::{ChatCall, ChatResponse, UpstreamError};

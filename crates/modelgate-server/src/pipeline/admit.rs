@@ -6,7 +6,7 @@ use crate::limits::Admission;
 use crate::state::AppState;
 use modelgate_core::access::allowed;
 use modelgate_core::catalog::{Model, Operation, Resolved};
-use modelgate_core::openai::{ChatCompletionRequest, EmbeddingsRequest};
+use modelgate_core::openai::{ChatCompletionRequest, EmbeddingsRequest, ImagesRequest};
 use modelgate_core::pricing::chat_reservation;
 use modelgate_core::tokens::{
     chat_prompt_bounds, exact_chat_prompt_bounds, PromptBounds, Tokenizer,
@@ -164,6 +164,60 @@ pub async fn admit_embeddings(
         check_context(model, longest, None)?;
     }
     let amount = model.pricing.input.cost(upper);
+    let hold = state
+        .ledger
+        .reserve(&authed.account, &authed.key, amount)
+        .await?;
+    Ok(Admitted {
+        resolved,
+        hold,
+        admission,
+        output_limit: 0,
+    })
+}
+
+/// Image generation: references checked against the model (DESIGN §1: at most 8,
+/// none for a model that takes none), then limits and the reservation of
+/// `n` images plus the prompt's upper bound.
+pub async fn admit_images(
+    state: &AppState,
+    authed: &Authed,
+    request: &ImagesRequest,
+) -> Result<Admitted, GatewayError> {
+    request.validate()?;
+    let resolved = admit(state, authed, &request.model, Operation::ImagesGenerations)?;
+    let model = &resolved.model;
+    request.check_references(&model.id, model.max_reference_images)?;
+    for (field, reference) in request.references() {
+        match field {
+            // No file can exist yet: /v1/files is not served by this build.
+            "file_id" | "file_ids" => {
+                return Err(GatewayError::NotFound {
+                    what: format!("File \"{reference}\" (in '{field}')"),
+                })
+            }
+            _ if !(reference.starts_with("https://")
+                || reference.starts_with("http://")
+                || reference.starts_with("data:image/")) =>
+            {
+                return Err(GatewayError::invalid(
+                    format!(
+                        "'{field}' must hold http(s) URLs or data:image/ URLs; got \"{}\".",
+                        reference.chars().take(60).collect::<String>()
+                    ),
+                    Some(field),
+                ))
+            }
+            _ => {}
+        }
+    }
+    let prompt_upper = request.prompt.len() as u64;
+    let admission = state.limiter.admit(authed, prompt_upper).await?;
+    let amount = model
+        .pricing
+        .input
+        .cost(prompt_upper)
+        .saturating_add(model.pricing.images_cost(u64::from(request.count())));
     let hold = state
         .ledger
         .reserve(&authed.account, &authed.key, amount)

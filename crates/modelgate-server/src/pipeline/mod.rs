@@ -8,5 +8,6 @@ pub mod chat;
 pub mod dispatch;
 pub mod embeddings;
 pub mod headers;
+pub mod images;
 pub mod keyed;
 pub mod record;

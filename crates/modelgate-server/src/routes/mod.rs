@@ -5,5 +5,6 @@ pub mod admin;
 pub mod chat;
 pub mod embeddings;
 pub mod health;
+pub mod images;
 pub mod models;
 pub mod unserved;

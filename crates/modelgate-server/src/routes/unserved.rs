@@ -70,16 +70,6 @@ pub async fn responses(
     json_endpoint(s, r, a, h, b, Operation::Responses).await
 }
 
-pub async fn images_generations(
-    State(s): State<AppState>,
-    Extension(r): Extension<RequestId>,
-    a: Authed,
-    h: HeaderMap,
-    b: Body,
-) -> Response {
-    json_endpoint(s, r, a, h, b, Operation::ImagesGenerations).await
-}
-
 /// Multipart (OpenAI's shape) or JSON; only the `model` field matters here.
 pub async fn images_edits(
     State(s): State<AppState>,

@@ -14,6 +14,7 @@ mod common;
 mod embeddings;
 mod http_contract;
 mod idempotency;
+mod images;
 mod postgres;
 mod providers;
 mod upstream;

@@ -92,3 +92,10 @@ def test_unknown_model_on_images_generations_is_404(client):
     with pytest.raises(openai.NotFoundError) as info:
         client.images.generate(model="no-such/image-model", prompt="anything")
     assert_error(info.value, 404, "model_not_found")
+
+
+def test_images_generate_on_an_image_model(client):
+    r = client.images.generate(model="demo/image", prompt="a red square", n=2)
+    assert len(r.data) == 2
+    assert r.data[0].b64_json.startswith("iVBORw0KGgo")
+    assert r.data[0].revised_prompt == "a red square"
