@@ -25,6 +25,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route("/v1/images/generations", post(routes::images::generations))
         .route("/v1/images/edits", post(routes::unserved::images_edits))
+        .route(
+            "/v1/files",
+            post(routes::files::upload).get(routes::files::list),
+        )
+        .route(
+            "/v1/files/{id}",
+            get(routes::files::get).delete(routes::files::delete),
+        )
+        .route("/v1/files/{id}/content", get(routes::files::content))
         .route("/v1/models", get(routes::models::list_for_key))
         .route("/v1/models/{*id}", get(routes::models::get_for_key))
         .route("/api/models", get(routes::models::catalog))

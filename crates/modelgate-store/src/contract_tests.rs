@@ -194,3 +194,55 @@ async fn sqlite_concurrent_leases_never_exceed_the_balance() {
 async fn postgres_concurrent_leases_never_exceed_the_balance() {
     on_postgres(concurrent_leases_never_exceed_the_balance).await;
 }
+
+async fn files_belong_to_one_account(s: &'static dyn Store) {
+    let a = s
+        .create_account(NewAccount {
+            name: "a".into(),
+            ..NewAccount::default()
+        })
+        .await
+        .unwrap();
+    let b = s
+        .create_account(NewAccount {
+            name: "b".into(),
+            ..NewAccount::default()
+        })
+        .await
+        .unwrap();
+    let f = FileMeta {
+        id: "file-1".into(),
+        account_id: a.id.clone(),
+        filename: "cat.png".into(),
+        purpose: "vision".into(),
+        bytes: 3,
+        created_at: 1,
+    };
+    s.insert_file(&f).await.unwrap();
+    assert_eq!(s.get_file(&a.id, "file-1").await.unwrap(), f);
+    assert!(matches!(
+        s.get_file(&b.id, "file-1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.list_files(&a.id).await.unwrap().len(), 1);
+    assert!(s.list_files(&b.id).await.unwrap().is_empty());
+    assert!(matches!(
+        s.delete_file(&b.id, "file-1").await,
+        Err(StoreError::NotFound)
+    ));
+    s.delete_file(&a.id, "file-1").await.unwrap();
+    assert!(matches!(
+        s.get_file(&a.id, "file-1").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_files_belong_to_one_account() {
+    on_sqlite(files_belong_to_one_account).await;
+}
+
+#[tokio::test]
+async fn postgres_files_belong_to_one_account() {
+    on_postgres(files_belong_to_one_account).await;
+}

@@ -8,7 +8,7 @@ mod model;
 mod postgres;
 mod sqlite;
 
-pub use keys::{generate_key, hash_key, hex, KEY_PREFIX};
+pub use keys::{generate_key, hash_key, hex, random_id, KEY_PREFIX};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -82,6 +82,12 @@ pub trait Store: Send + Sync {
     /// The sum of the account's ledger entries: what its balance must equal.
     async fn ledger_balance(&self, account_id: &str) -> StoreResult<i64>;
     async fn list_usage(&self, query: &UsageQuery) -> StoreResult<UsagePage>;
+
+    async fn insert_file(&self, file: &FileMeta) -> StoreResult<()>;
+    /// The account's file; `NotFound` for another account's (DESIGN §1).
+    async fn get_file(&self, account_id: &str, id: &str) -> StoreResult<FileMeta>;
+    async fn list_files(&self, account_id: &str) -> StoreResult<Vec<FileMeta>>;
+    async fn delete_file(&self, account_id: &str, id: &str) -> StoreResult<()>;
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;

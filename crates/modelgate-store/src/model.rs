@@ -158,3 +158,14 @@ pub struct KeySpend {
     pub period_start: i64,
     pub spent_nano: i64,
 }
+
+/// An uploaded file's metadata; the content lives under `[storage] files_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    pub id: String,
+    pub account_id: String,
+    pub filename: String,
+    pub purpose: String,
+    pub bytes: i64,
+    pub created_at: i64,
+}

@@ -190,11 +190,12 @@ pub async fn admit_images(
     request.check_references(&model.id, model.max_reference_images)?;
     for (field, reference) in request.references() {
         match field {
-            // No file can exist yet: /v1/files is not served by this build.
             "file_id" | "file_ids" => {
-                return Err(GatewayError::NotFound {
-                    what: format!("File \"{reference}\" (in '{field}')"),
-                })
+                if !crate::routes::files::owns(state, &authed.account.id, reference).await {
+                    return Err(GatewayError::NotFound {
+                        what: format!("File \"{reference}\" (in '{field}')"),
+                    });
+                }
             }
             _ if !(reference.starts_with("https://")
                 || reference.starts_with("http://")

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod chat;
 pub mod embeddings;
+pub mod files;
 pub mod health;
 pub mod images;
 pub mod models;

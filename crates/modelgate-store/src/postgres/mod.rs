@@ -11,7 +11,10 @@ mod rows;
 
 use rows::*;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_files.sql")),
+];
 
 /// Any constant shared by every instance: the key of the migration advisory lock.
 const MIGRATION_LOCK: i64 = 0x6d67_6d69_6772;
@@ -452,6 +455,51 @@ impl Store for PostgresStore {
         let has_more = records.len() > limit as usize;
         records.truncate(limit as usize);
         Ok(UsagePage { records, has_more })
+    }
+
+    async fn insert_file(&self, f: &FileMeta) -> StoreResult<()> {
+        sqlx::query("INSERT INTO files (id, account_id, filename, purpose, bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&f.id)
+            .bind(&f.account_id)
+            .bind(&f.filename)
+            .bind(&f.purpose)
+            .bind(f.bytes)
+            .bind(f.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_file(&self, account_id: &str, id: &str) -> StoreResult<FileMeta> {
+        let row = sqlx::query("SELECT * FROM files WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        file_from(&row)
+    }
+
+    async fn list_files(&self, account_id: &str) -> StoreResult<Vec<FileMeta>> {
+        let rows = sqlx::query(
+            "SELECT * FROM files WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_from).collect()
+    }
+
+    async fn delete_file(&self, account_id: &str, id: &str) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {

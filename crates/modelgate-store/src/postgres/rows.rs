@@ -133,3 +133,14 @@ pub(super) fn aggregate(charges: &[Charge]) -> (AccountTotals<'_>, KeyTotals<'_>
     }
     (accounts, keys)
 }
+
+pub(super) fn file_from(row: &PgRow) -> StoreResult<FileMeta> {
+    Ok(FileMeta {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        filename: row.try_get("filename")?,
+        purpose: row.try_get("purpose")?,
+        bytes: row.try_get("bytes")?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -15,6 +15,7 @@ use rows::*;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_billing.sql")),
+    (3, include_str!("../migrations/sqlite/0003_files.sql")),
 ];
 
 /// Readers share a small pool; every write goes through one connection with
@@ -482,6 +483,51 @@ impl Store for SqliteStore {
         let has_more = records.len() > limit as usize;
         records.truncate(limit as usize);
         Ok(UsagePage { records, has_more })
+    }
+
+    async fn insert_file(&self, f: &FileMeta) -> StoreResult<()> {
+        sqlx::query("INSERT INTO files (id, account_id, filename, purpose, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&f.id)
+            .bind(&f.account_id)
+            .bind(&f.filename)
+            .bind(&f.purpose)
+            .bind(f.bytes)
+            .bind(f.created_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_file(&self, account_id: &str, id: &str) -> StoreResult<FileMeta> {
+        let row = sqlx::query("SELECT * FROM files WHERE account_id = ? AND id = ?")
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        file_from(&row)
+    }
+
+    async fn list_files(&self, account_id: &str) -> StoreResult<Vec<FileMeta>> {
+        let rows = sqlx::query(
+            "SELECT * FROM files WHERE account_id = ? ORDER BY created_at DESC, id DESC",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_from).collect()
+    }
+
+    async fn delete_file(&self, account_id: &str, id: &str) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM files WHERE account_id = ? AND id = ?")
+            .bind(account_id)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {

@@ -290,3 +290,34 @@ async fn a_body_that_never_finishes_gets_408_in_the_contract_shape() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn uploads_over_the_file_limit_are_413() {
+    let gw = Gateway::start("[files]\nmax_bytes = 1000\n").await;
+    let form = |size: usize| {
+        let mut body = b"--b1\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nvision\r\n--b1\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+        body.extend(std::iter::repeat_n(b'x', size));
+        body.extend_from_slice(b"\r\n--b1--\r\n");
+        body
+    };
+    let post = |body: Vec<u8>| {
+        gw.http
+            .post(gw.url("/v1/files"))
+            .bearer_auth(&gw.key)
+            .header("content-type", "multipart/form-data; boundary=b1")
+            .body(body)
+            .send()
+    };
+    let ok: serde_json::Value = post(form(1000)).await.unwrap().json().await.unwrap();
+    assert_eq!(ok["bytes"], 1000);
+    assert_eq!(ok["object"], "file");
+    expect_error(post(form(1001)).await.unwrap(), 413, "request_too_large").await;
+    let r = gw
+        .http
+        .get(gw.url("/v1/files/../../etc/passwd"))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
