@@ -189,28 +189,7 @@ pub async fn admit_images(
     let model = &resolved.model;
     request.check_references(&model.id, model.max_reference_images)?;
     for (field, reference) in request.references() {
-        match field {
-            "file_id" | "file_ids" => {
-                if !crate::routes::files::owns(state, &authed.account.id, reference).await {
-                    return Err(GatewayError::NotFound {
-                        what: format!("File \"{reference}\" (in '{field}')"),
-                    });
-                }
-            }
-            _ if !(reference.starts_with("https://")
-                || reference.starts_with("http://")
-                || reference.starts_with("data:image/")) =>
-            {
-                return Err(GatewayError::invalid(
-                    format!(
-                        "'{field}' must hold http(s) URLs or data:image/ URLs; got \"{}\".",
-                        reference.chars().take(60).collect::<String>()
-                    ),
-                    Some(field),
-                ))
-            }
-            _ => {}
-        }
+        check_reference(state, authed, field, reference).await?;
     }
     let prompt_upper = request.prompt.len() as u64;
     let admission = state.limiter.admit(authed, prompt_upper).await?;
@@ -229,4 +208,33 @@ pub async fn admit_images(
         admission,
         output_limit: 0,
     })
+}
+
+/// A file reference must be one of the account's files (404 otherwise, as files of
+/// other accounts are); a URL reference must be http(s) or an inline image.
+async fn check_reference(
+    state: &AppState,
+    authed: &Authed,
+    field: &str,
+    reference: &str,
+) -> Result<(), GatewayError> {
+    let is_file = field.starts_with("file_id");
+    if is_file && !crate::routes::files::owns(state, &authed.account.id, reference).await {
+        return Err(GatewayError::NotFound {
+            what: format!("File \"{reference}\" (in '{field}')"),
+        });
+    }
+    let url_ok = ["https://", "http://", "data:image/"]
+        .iter()
+        .any(|p| reference.starts_with(p));
+    if !is_file && !url_ok {
+        return Err(GatewayError::invalid(
+            format!(
+                "'{field}' must hold http(s) URLs or data:image/ URLs; got \"{}\".",
+                reference.chars().take(60).collect::<String>()
+            ),
+            Some(field),
+        ));
+    }
+    Ok(())
 }
