@@ -66,6 +66,24 @@ pub struct ImagesCall<'a> {
     pub mock_fault: Option<&'a str>,
 }
 
+/// One upstream Responses API attempt's input.
+pub struct ResponsesCall<'a> {
+    pub route: &'a Route,
+    pub request: &'a modelgate_core::openai::ResponsesRequest,
+    pub canonical_model: &'a str,
+    /// The output limit sent upstream when the client set none (DESIGN §4).
+    pub max_output_tokens: Option<u64>,
+    pub mock_fault: Option<&'a str>,
+}
+
+/// Typed SSE events of a streamed Responses API answer, model already canonical.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<SseEvent, UpstreamError>> + Send>>;
+
+pub enum ResponsesAnswer {
+    Complete(serde_json::Value),
+    Stream(EventStream),
+}
+
 /// How one failed attempt counts for retries and health.
 #[derive(Debug)]
 pub struct UpstreamError {
@@ -134,11 +152,16 @@ impl Providers {
         match provider.kind {
             ProviderKind::Mock => mock::embeddings(&call).await,
             ProviderKind::Openai => openai::embeddings(self.client(&provider.id)?, &call).await,
-            ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
-                model: call.canonical_model.to_owned(),
-                reason: format!("embeddings through the {:?} provider kind are not supported by this build.", provider.kind).to_lowercase(),
-                retry_after: None,
-            })),
+            ProviderKind::Anthropic | ProviderKind::Gemini => {
+                Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                    model: call.canonical_model.to_owned(),
+                    reason: format!(
+                        "embeddings through the {} provider kind are not supported by this build.",
+                        kind_name(provider.kind)
+                    ),
+                    retry_after: None,
+                }))
+            }
         }
     }
 
@@ -152,7 +175,23 @@ impl Providers {
             ProviderKind::Openai => openai::images(self.client(&provider.id)?, &call).await,
             ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
                 model: call.canonical_model.to_owned(),
-                reason: format!("image generation through the {:?} provider kind is not supported by this build.", provider.kind).to_lowercase(),
+                reason: format!("image generation through the {} provider kind is not supported by this build.", kind_name(provider.kind)),
+                retry_after: None,
+            })),
+        }
+    }
+
+    pub async fn responses(
+        &self,
+        call: ResponsesCall<'_>,
+    ) -> Result<ResponsesAnswer, UpstreamError> {
+        let provider = &call.route.provider;
+        match provider.kind {
+            ProviderKind::Mock => mock::responses(&call).await,
+            ProviderKind::Openai => openai::responses(self.client(&provider.id)?, &call).await,
+            ProviderKind::Anthropic | ProviderKind::Gemini => Err(UpstreamError::fatal(GatewayError::ProviderUnavailable {
+                model: call.canonical_model.to_owned(),
+                reason: format!("the Responses API through the {} provider kind is not supported by this build; use /v1/chat/completions.", kind_name(provider.kind)),
                 retry_after: None,
             })),
         }
@@ -196,5 +235,14 @@ pub mod stream_translation {
                 .map(|ev| self.0.on_event(ev))
                 .unwrap_or_default()
         }
+    }
+}
+
+fn kind_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Openai => "openai",
+        ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Gemini => "gemini",
+        ProviderKind::Mock => "mock",
     }
 }

@@ -21,7 +21,7 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
-        .route("/v1/responses", post(routes::unserved::responses))
+        .route("/v1/responses", post(routes::responses::responses))
         .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route("/v1/images/generations", post(routes::images::generations))
         .route("/v1/images/edits", post(routes::unserved::images_edits))

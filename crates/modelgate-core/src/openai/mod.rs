@@ -5,12 +5,14 @@
 mod embeddings;
 mod images;
 mod parse;
+mod responses;
 
 pub use embeddings::{
     EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, MAX_INPUTS,
 };
 pub use images::{ImagesRequest, ImagesResponse, MAX_REFERENCES};
 pub use parse::parse_json_body;
+pub use responses::{usage_of, ResponsesRequest};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

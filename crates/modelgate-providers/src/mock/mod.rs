@@ -6,9 +6,11 @@
 mod embeddings;
 mod fault;
 mod images;
+mod responses;
 
 pub use embeddings::embeddings;
 pub use images::images;
+pub use responses::responses;
 
 use crate::{ChatCall, ChatResponse, UpstreamError};
 use fault::Fault;

@@ -6,11 +6,13 @@ mod embeddings;
 mod error;
 mod images;
 mod request;
+mod responses;
 mod stream;
 
 pub use embeddings::embeddings;
 pub use error::map_error;
 pub use images::images;
+pub use responses::responses;
 
 use crate::http::{parse_answer, post_json, Auth, JsonPost};
 use crate::{ChatCall, ChatResponse, UpstreamError};

@@ -6,7 +6,9 @@ use crate::limits::Admission;
 use crate::state::AppState;
 use modelgate_core::access::allowed;
 use modelgate_core::catalog::{Model, Operation, Resolved};
-use modelgate_core::openai::{ChatCompletionRequest, EmbeddingsRequest, ImagesRequest};
+use modelgate_core::openai::{
+    ChatCompletionRequest, EmbeddingsRequest, ImagesRequest, ResponsesRequest,
+};
 use modelgate_core::pricing::chat_reservation;
 use modelgate_core::tokens::{
     chat_prompt_bounds, exact_chat_prompt_bounds, PromptBounds, Tokenizer,
@@ -237,4 +239,32 @@ async fn check_reference(
         ));
     }
     Ok(())
+}
+
+/// The Responses API: the same order as chat, with the input's bounds and
+/// `max_output_tokens`.
+pub async fn admit_responses(
+    state: &AppState,
+    authed: &Authed,
+    request: &ResponsesRequest,
+) -> Result<Admitted, GatewayError> {
+    request.validate()?;
+    let resolved = admit(state, authed, &request.model, Operation::Responses)?;
+    let model = &resolved.model;
+    let bounds = request.bounds();
+    let wanted_output = request.max_output_tokens;
+    let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
+    let admission = state.limiter.admit(authed, reserved_tokens).await?;
+    check_context(model, bounds, wanted_output)?;
+    let reservation = chat_reservation(model, bounds, wanted_output);
+    let hold = state
+        .ledger
+        .reserve(&authed.account, &authed.key, reservation.amount)
+        .await?;
+    Ok(Admitted {
+        resolved,
+        hold,
+        admission,
+        output_limit: reservation.output_limit,
+    })
 }

@@ -11,3 +11,4 @@ pub mod headers;
 pub mod images;
 pub mod keyed;
 pub mod record;
+pub mod responses;

@@ -8,4 +8,5 @@ pub mod files;
 pub mod health;
 pub mod images;
 pub mod models;
+pub mod responses;
 pub mod unserved;

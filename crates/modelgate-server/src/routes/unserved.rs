@@ -60,16 +60,6 @@ async fn finish(
     refuse(&state, record, None, e).await
 }
 
-pub async fn responses(
-    State(s): State<AppState>,
-    Extension(r): Extension<RequestId>,
-    a: Authed,
-    h: HeaderMap,
-    b: Body,
-) -> Response {
-    json_endpoint(s, r, a, h, b, Operation::Responses).await
-}
-
 /// Multipart (OpenAI's shape) or JSON; only the `model` field matters here.
 pub async fn images_edits(
     State(s): State<AppState>,

@@ -17,4 +17,5 @@ mod idempotency;
 mod images;
 mod postgres;
 mod providers;
+mod responses;
 mod upstream;

@@ -1,0 +1,218 @@
+//! POST /v1/responses after admission: plain answers like embeddings; streams commit
+//! with the first upstream event and relay OpenAI's typed events, billing from the
+//! usage of `response.completed` (or, cut short, from the deltas seen).
+
+use super::admit::Admitted;
+use super::dispatch::{with_retries, Attempts};
+use super::headers::{deprecation, server_timing};
+use super::record::Record;
+use crate::error_response::error_response;
+use crate::idempotency::Ticket;
+use crate::sse;
+use crate::state::AppState;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, StatusCode};
+use modelgate_core::openai::{usage_of, ResponsesRequest, Usage};
+use modelgate_core::pricing::chat_cost;
+use modelgate_core::GatewayError;
+use modelgate_providers::{ResponsesAnswer, ResponsesCall, SseEvent, UpstreamError};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+pub struct ResponsesJob {
+    pub state: AppState,
+    pub record: Record,
+    pub admitted: Admitted,
+    pub request: ResponsesRequest,
+    pub mock_fault: Option<String>,
+}
+
+pub async fn run(job: ResponsesJob, ticket: Option<Ticket>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    job.state.tasks.clone().spawn(async move {
+        let resp = respond(job).await;
+        let resp = match ticket {
+            Some(t) => t.finish(resp).await,
+            None => resp,
+        };
+        let _ = tx.send(resp);
+    });
+    rx.await.unwrap_or_else(|_| {
+        error_response(&GatewayError::internal(
+            "the request task ended without an answer",
+        ))
+    })
+}
+
+/// The upstream answer, for a stream opened up to its first event.
+enum Opened {
+    Complete(Value),
+    Stream(SseEvent, modelgate_providers::EventStream),
+}
+
+async fn open(
+    job: &ResponsesJob,
+    route: modelgate_core::catalog::Route,
+) -> Result<Opened, UpstreamError> {
+    let call = ResponsesCall {
+        route: &route,
+        request: &job.request,
+        canonical_model: &job.admitted.resolved.model.id,
+        max_output_tokens: Some(job.admitted.output_limit),
+        mock_fault: job.mock_fault.as_deref(),
+    };
+    match job.state.providers.responses(call).await? {
+        ResponsesAnswer::Complete(v) => Ok(Opened::Complete(v)),
+        ResponsesAnswer::Stream(mut s) => {
+            let first = tokio::time::timeout(route.provider.first_byte_timeout, s.next()).await;
+            match first {
+                Err(_) => Err(UpstreamError::retriable(GatewayError::Timeout {
+                    model: job.admitted.resolved.model.id.clone(),
+                })),
+                Ok(Some(Ok(ev))) => Ok(Opened::Stream(ev, s)),
+                Ok(Some(Err(e))) => Err(e),
+                Ok(None) => Err(UpstreamError::retriable(GatewayError::ProviderError {
+                    model: job.admitted.resolved.model.id.clone(),
+                    reason: "the provider's stream ended before its first event.".into(),
+                })),
+            }
+        }
+    }
+}
+
+async fn respond(job: ResponsesJob) -> Response {
+    let mut progress = Attempts::default();
+    let model = std::sync::Arc::clone(&job.admitted.resolved.model);
+    let result = with_retries(&job.state, &model, &mut progress, |route| open(&job, route)).await;
+    let ResponsesJob {
+        state,
+        mut record,
+        admitted,
+        ..
+    } = job;
+    let Admitted {
+        hold, admission, ..
+    } = admitted;
+    record.inner.attempts = progress.count;
+    record.inner.provider = progress.provider.clone();
+    let opened = match result {
+        Ok(d) => d.value,
+        Err(e) => {
+            drop(hold);
+            admission.settle(0);
+            let mut resp = error_response(&e);
+            if progress.count > 0 {
+                server_timing(
+                    record.started.elapsed(),
+                    progress.upstream_time,
+                    resp.headers_mut(),
+                );
+            }
+            record.finish(&state, e.status(), Some(&e)).await;
+            return resp;
+        }
+    };
+    let timing = (record.started.elapsed(), progress.upstream_time);
+    match opened {
+        Opened::Complete(answer) => {
+            let (input, output) = usage_of(&answer);
+            let usage = Usage::new(input, output);
+            let cost = chat_cost(&model, &usage);
+            record.set_usage(&usage, cost);
+            let charge = hold.settle(cost);
+            admission.settle(input + output);
+            let mut resp = (StatusCode::OK, answer.to_string()).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&cost.to_usd_string()) {
+                h.insert("x-modelgate-cost-usd", v);
+            }
+            server_timing(timing.0, timing.1, h);
+            deprecation(&model, h);
+            record.finish_charged(&state, 200, None, charge).await;
+            resp
+        }
+        Opened::Stream(first, rest) => {
+            let (tx, rx) = mpsc::channel::<Bytes>(64);
+            let mut resp = sse::response(rx);
+            server_timing(timing.0, timing.1, resp.headers_mut());
+            deprecation(&model, resp.headers_mut());
+            let relay_state = state.clone();
+            state.tasks.spawn(async move {
+                let (usage, failure) = relay(first, rest, &tx).await;
+                let cost = chat_cost(&model, &usage);
+                record.set_usage(&usage, cost);
+                let charge = hold.settle(cost);
+                admission.settle(usage.prompt_tokens + usage.completion_tokens);
+                if let Some(e) = &failure {
+                    let mut body = e.to_body();
+                    body["type"] = json!("error");
+                    let _ = tx.send(event_bytes(Some("error"), &body.to_string())).await;
+                }
+                record
+                    .finish_charged(&relay_state, 200, failure.as_ref(), charge)
+                    .await;
+            });
+            resp
+        }
+    }
+}
+
+fn event_bytes(event: Option<&str>, data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + 32);
+    if let Some(e) = event {
+        out.push_str("event: ");
+        out.push_str(e);
+        out.push('\n');
+    }
+    out.push_str("data: ");
+    out.push_str(data);
+    out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+/// Forwards events until the stream ends; returns the usage to bill and a failure.
+/// Without `response.completed`'s usage, one token per text delta is billed.
+async fn relay(
+    first: SseEvent,
+    mut rest: modelgate_providers::EventStream,
+    tx: &mpsc::Sender<Bytes>,
+) -> (Usage, Option<GatewayError>) {
+    let mut deltas = 0u64;
+    let mut usage = None;
+    let mut next: Option<Result<SseEvent, UpstreamError>> = Some(Ok(first));
+    while let Some(item) = next {
+        match item {
+            Ok(ev) => {
+                if ev.data.contains("\"type\":\"response.output_text.delta\"") {
+                    deltas += 1;
+                }
+                if ev.data.contains("\"type\":\"response.completed\"") {
+                    let v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+                    let (i, o) = usage_of(&v["response"]);
+                    usage = Some(Usage::new(i, o));
+                }
+                if tx
+                    .send(event_bytes(ev.event.as_deref(), &ev.data))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Err(e) => {
+                return (
+                    usage.unwrap_or_else(|| Usage::new(0, deltas)),
+                    Some(e.error),
+                )
+            }
+        }
+        next = rest.next().await;
+    }
+    (usage.unwrap_or_else(|| Usage::new(0, deltas)), None)
+}
