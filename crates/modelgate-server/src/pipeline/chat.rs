@@ -2,20 +2,20 @@
 //! settlement into the usage record. The work runs in a tracked task so that a client
 //! that disconnects is still billed for what was produced (DESIGN §4).
 
+use super::admit::{admit_chat, Admitted};
 use super::dispatch::{with_retries, Attempts};
+use super::endpoint::{Endpoint, Job};
 use super::headers::{deprecation, server_timing};
-use super::record::Record;
-use crate::billing::Hold;
+use super::outcome::{spawn_answer, Ending};
+use crate::auth::Authed;
 use crate::error_response::error_response;
-use crate::idempotency::{StreamLog, Ticket};
-use crate::limits::Admission;
+use crate::idempotency::{Mode, StreamLog, Ticket};
 use crate::sse;
 use crate::state::AppState;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue, StatusCode};
-use modelgate_core::catalog::{Model, Resolved};
+use modelgate_core::catalog::Model;
 use modelgate_core::money::NanoUsd;
 use modelgate_core::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
 use modelgate_core::pricing::chat_cost;
@@ -26,36 +26,46 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub struct ChatJob {
-    pub state: AppState,
-    pub record: Record,
-    pub resolved: Resolved,
-    pub hold: Hold,
-    /// Rate-limit slots; settled with the actual tokens, released when dropped.
-    pub admission: Admission,
-    /// The output limit reserved for; sent upstream when the client set none.
-    pub output_limit: u64,
-    pub request: ChatCompletionRequest,
-    pub mock_fault: Option<String>,
+pub type ChatJob = Job<ChatCompletionRequest>;
+
+pub struct Chat;
+
+impl Endpoint for Chat {
+    type Request = ChatCompletionRequest;
+
+    fn model(request: &ChatCompletionRequest) -> &str {
+        &request.model
+    }
+    fn mode(request: &Self::Request, last_event_id: Option<u64>) -> Mode {
+        if request.is_stream() {
+            Mode::Stream { last_event_id }
+        } else {
+            Mode::Plain
+        }
+    }
+
+    async fn admit(
+        state: &AppState,
+        authed: &Authed,
+        request: &ChatCompletionRequest,
+    ) -> Result<Admitted, GatewayError> {
+        admit_chat(state, authed, request).await
+    }
+
+    async fn run(job: ChatJob, ticket: Option<Ticket>) -> Response {
+        run(job, ticket).await
+    }
 }
 
 /// Runs the job in a tracked task; a keyed request's answer is stored there too, so a
 /// client that disconnects still leaves the answer for its retry (DESIGN §5).
 pub async fn run(job: ChatJob, ticket: Option<Ticket>) -> Response {
-    let (tx, rx) = oneshot::channel();
-    let tasks = job.state.tasks.clone();
-    if job.request.is_stream() {
-        tasks.spawn(stream_task(job, tx, ticket));
-    } else {
-        tasks.spawn(async move {
-            let resp = complete(job).await;
-            let resp = match ticket {
-                Some(t) => t.finish(resp).await,
-                None => resp,
-            };
-            let _ = tx.send(resp);
-        });
+    if !job.request.is_stream() {
+        let state = job.state.clone();
+        return spawn_answer(&state, ticket, complete(job)).await;
     }
+    let (tx, rx) = oneshot::channel();
+    job.state.tasks.clone().spawn(stream_task(job, tx, ticket));
     rx.await.unwrap_or_else(|_| {
         error_response(&GatewayError::internal(
             "the request task ended without an answer",
@@ -71,9 +81,9 @@ async fn call_upstream(
     let call = ChatCall {
         route,
         request: &job.request,
-        canonical_model: &job.resolved.model.id,
-        effort: job.resolved.effort,
-        max_output_tokens: Some(job.output_limit),
+        canonical_model: &job.admitted.resolved.model.id,
+        effort: job.admitted.resolved.effort,
+        max_output_tokens: Some(job.admitted.output_limit),
         mock_fault: job.mock_fault.as_deref(),
         fetch: &job.state.config.fetch,
     };
@@ -82,72 +92,35 @@ async fn call_upstream(
 
 async fn complete(job: ChatJob) -> Response {
     let mut progress = Attempts::default();
-    let result = with_retries(&job.state, &job.resolved.model, &mut progress, |route| {
-        let job = &job;
-        async move {
-            match call_upstream(job, &route).await? {
-                ChatResponse::Complete(c) => Ok(c),
-                ChatResponse::Stream(_) => Err(UpstreamError::fatal(GatewayError::internal(
-                    "a stream answered a plain request",
-                ))),
+    let result = with_retries(
+        &job.state,
+        &job.admitted.resolved.model,
+        &mut progress,
+        |route| {
+            let job = &job;
+            async move {
+                match call_upstream(job, &route).await? {
+                    ChatResponse::Complete(c) => Ok(c),
+                    ChatResponse::Stream(_) => Err(UpstreamError::fatal(GatewayError::internal(
+                        "a stream answered a plain request",
+                    ))),
+                }
             }
-        }
-    })
+        },
+    )
     .await;
-    let ChatJob {
-        state,
-        mut record,
-        resolved,
-        hold,
-        admission,
-        ..
-    } = job;
-    record.inner.attempts = progress.count;
-    record.inner.provider = progress.provider.clone();
-    let completion: ChatCompletion = match result {
-        Ok(d) => d.value,
-        Err(e) => {
-            // Nothing was produced: the hold is released, nothing billed.
-            drop(hold);
-            admission.settle(0);
-            let mut resp = error_response(&e);
-            if progress.count > 0 {
-                server_timing(
-                    record.started.elapsed(),
-                    progress.upstream_time,
-                    resp.headers_mut(),
-                );
-            }
-            record.finish(&state, e.status(), Some(&e)).await;
-            return resp;
+    let ending = Ending::new(job.state, job.record, job.admitted, progress);
+    match result {
+        Err(e) => ending.failed(&e).await,
+        Ok(d) => {
+            let completion: ChatCompletion = d.value;
+            let usage = completion.usage.clone().unwrap_or_default();
+            let cost = chat_cost(&ending.model, &usage);
+            ending
+                .answered(serde_json::to_vec(&completion), &usage, cost)
+                .await
         }
-    };
-    let usage = completion.usage.clone().unwrap_or_default();
-    let cost = chat_cost(&resolved.model, &usage);
-    record.set_usage(&usage, cost);
-    let charge = hold.settle(cost);
-    admission.settle(usage.prompt_tokens + usage.completion_tokens);
-    let body = match serde_json::to_vec(&completion) {
-        Ok(b) => b,
-        Err(e) => {
-            let e = GatewayError::internal(e);
-            record.finish_charged(&state, 500, Some(&e), charge).await;
-            return error_response(&e);
-        }
-    };
-    let mut resp = (StatusCode::OK, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&cost.to_usd_string()) {
-        h.insert("x-modelgate-cost-usd", v);
     }
-    server_timing(record.started.elapsed(), progress.upstream_time, h);
-    deprecation(&resolved.model, h);
-    record.finish_charged(&state, 200, None, charge).await;
-    resp
 }
 
 /// The opening of a stream: chunks up to and including the first content chunk.
@@ -174,7 +147,7 @@ async fn open_stream(
         match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => {
                 return Err(UpstreamError::retriable(GatewayError::Timeout {
-                    model: job.resolved.model.id.clone(),
+                    model: job.admitted.resolved.model.id.clone(),
                 }))
             }
             Ok(None) => return Ok(Opened { head, rest: None }),
@@ -270,9 +243,12 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
     let mut commit = Some((commit, client_rx));
     let mut progress = Attempts::default();
     let opened = {
-        let open = with_retries(&job.state, &job.resolved.model, &mut progress, |route| {
-            open_stream(&job, route)
-        });
+        let open = with_retries(
+            &job.state,
+            &job.admitted.resolved.model,
+            &mut progress,
+            |route| open_stream(&job, route),
+        );
         tokio::pin!(open);
         let mut ticker =
             tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
@@ -282,7 +258,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
                 _ = ticker.tick() => {
                     // §5: no token yet: commit the 200 and keep the connection alive.
                     if let Some((tx, rx)) = commit.take() {
-                        let _ = tx.send(committed(&job.state, rx, log.as_ref(), &job.resolved.model, None));
+                        let _ = tx.send(committed(&job.state, rx, log.as_ref(), &job.admitted.resolved.model, None));
                         if let Some(t) = ticket.take() {
                             t.streamed();
                         }
@@ -295,12 +271,16 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
     let ChatJob {
         state,
         mut record,
-        resolved,
+        admitted,
         request,
+        ..
+    } = job;
+    let Admitted {
+        resolved,
         hold,
         admission,
         ..
-    } = job;
+    } = admitted;
     record.inner.attempts = progress.count;
     record.inner.provider = progress.provider.clone();
     let opened = match opened {

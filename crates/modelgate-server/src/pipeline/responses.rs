@@ -2,48 +2,52 @@
 //! with the first upstream event and relay OpenAI's typed events, billing from the
 //! usage of `response.completed` (or, cut short, from the deltas seen).
 
-use super::admit::Admitted;
+use super::admit::{admit_responses, Admitted};
 use super::dispatch::{with_retries, Attempts};
+use super::endpoint::{Endpoint, Job};
 use super::headers::{deprecation, server_timing};
-use super::record::Record;
-use crate::error_response::error_response;
+use super::outcome::{spawn_answer, Ending};
+use crate::auth::Authed;
 use crate::idempotency::Ticket;
 use crate::sse;
 use crate::state::AppState;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue, StatusCode};
 use modelgate_core::openai::{usage_of, ResponsesRequest, Usage};
 use modelgate_core::pricing::chat_cost;
 use modelgate_core::GatewayError;
 use modelgate_providers::{ResponsesAnswer, ResponsesCall, SseEvent, UpstreamError};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-pub struct ResponsesJob {
-    pub state: AppState,
-    pub record: Record,
-    pub admitted: Admitted,
-    pub request: ResponsesRequest,
-    pub mock_fault: Option<String>,
+pub type ResponsesJob = Job<ResponsesRequest>;
+
+pub struct Responses;
+
+impl Endpoint for Responses {
+    type Request = ResponsesRequest;
+
+    fn model(request: &ResponsesRequest) -> &str {
+        &request.model
+    }
+
+    async fn admit(
+        state: &AppState,
+        authed: &Authed,
+        request: &ResponsesRequest,
+    ) -> Result<Admitted, GatewayError> {
+        admit_responses(state, authed, request).await
+    }
+
+    async fn run(job: ResponsesJob, ticket: Option<Ticket>) -> Response {
+        run(job, ticket).await
+    }
 }
 
 pub async fn run(job: ResponsesJob, ticket: Option<Ticket>) -> Response {
-    let (tx, rx) = oneshot::channel();
-    job.state.tasks.clone().spawn(async move {
-        let resp = respond(job).await;
-        let resp = match ticket {
-            Some(t) => t.finish(resp).await,
-            None => resp,
-        };
-        let _ = tx.send(resp);
-    });
-    rx.await.unwrap_or_else(|_| {
-        error_response(&GatewayError::internal(
-            "the request task ended without an answer",
-        ))
-    })
+    let state = job.state.clone();
+    spawn_answer(&state, ticket, respond(job)).await
 }
 
 /// The upstream answer, for a stream opened up to its first event.
@@ -84,83 +88,66 @@ async fn open(
 
 async fn respond(job: ResponsesJob) -> Response {
     let mut progress = Attempts::default();
-    let model = std::sync::Arc::clone(&job.admitted.resolved.model);
-    let result = with_retries(&job.state, &model, &mut progress, |route| open(&job, route)).await;
-    let ResponsesJob {
-        state,
-        mut record,
-        admitted,
-        ..
-    } = job;
-    let Admitted {
-        hold, admission, ..
-    } = admitted;
-    record.inner.attempts = progress.count;
-    record.inner.provider = progress.provider.clone();
+    let result = with_retries(
+        &job.state,
+        &job.admitted.resolved.model,
+        &mut progress,
+        |route| open(&job, route),
+    )
+    .await;
+    let ending = Ending::new(job.state, job.record, job.admitted, progress);
     let opened = match result {
         Ok(d) => d.value,
-        Err(e) => {
-            drop(hold);
-            admission.settle(0);
-            let mut resp = error_response(&e);
-            if progress.count > 0 {
-                server_timing(
-                    record.started.elapsed(),
-                    progress.upstream_time,
-                    resp.headers_mut(),
-                );
-            }
-            record.finish(&state, e.status(), Some(&e)).await;
-            return resp;
-        }
+        Err(e) => return ending.failed(&e).await,
     };
-    let timing = (record.started.elapsed(), progress.upstream_time);
     match opened {
         Opened::Complete(answer) => {
             let (input, output) = usage_of(&answer);
             let usage = Usage::new(input, output);
-            let cost = chat_cost(&model, &usage);
-            record.set_usage(&usage, cost);
-            let charge = hold.settle(cost);
-            admission.settle(input + output);
-            let mut resp = (StatusCode::OK, answer.to_string()).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&cost.to_usd_string()) {
-                h.insert("x-modelgate-cost-usd", v);
-            }
-            server_timing(timing.0, timing.1, h);
-            deprecation(&model, h);
-            record.finish_charged(&state, 200, None, charge).await;
-            resp
+            let cost = chat_cost(&ending.model, &usage);
+            ending
+                .answered(serde_json::to_vec(&answer), &usage, cost)
+                .await
         }
-        Opened::Stream(first, rest) => {
-            let (tx, rx) = mpsc::channel::<Bytes>(64);
-            let mut resp = sse::response(rx);
-            server_timing(timing.0, timing.1, resp.headers_mut());
-            deprecation(&model, resp.headers_mut());
-            let relay_state = state.clone();
-            state.tasks.spawn(async move {
-                let (usage, failure) = relay(first, rest, &tx).await;
-                let cost = chat_cost(&model, &usage);
-                record.set_usage(&usage, cost);
-                let charge = hold.settle(cost);
-                admission.settle(usage.prompt_tokens + usage.completion_tokens);
-                if let Some(e) = &failure {
-                    let mut body = e.to_body();
-                    body["type"] = json!("error");
-                    let _ = tx.send(event_bytes(Some("error"), &body.to_string())).await;
-                }
-                record
-                    .finish_charged(&relay_state, 200, failure.as_ref(), charge)
-                    .await;
-            });
-            resp
-        }
+        Opened::Stream(first, rest) => stream(ending, first, rest),
     }
+}
+
+/// Commits the 200 and relays the rest of the events in a tracked task.
+fn stream(ending: Ending, first: SseEvent, rest: modelgate_providers::EventStream) -> Response {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let mut resp = sse::response(rx);
+    let Ending {
+        state,
+        mut record,
+        model,
+        hold,
+        admission,
+        progress,
+    } = ending;
+    server_timing(
+        record.started.elapsed(),
+        progress.upstream_time,
+        resp.headers_mut(),
+    );
+    deprecation(&model, resp.headers_mut());
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        let (usage, failure) = relay(first, rest, &tx).await;
+        let cost = chat_cost(&model, &usage);
+        record.set_usage(&usage, cost);
+        let charge = hold.settle(cost);
+        admission.settle(usage.prompt_tokens + usage.completion_tokens);
+        if let Some(e) = &failure {
+            let mut body = e.to_body();
+            body["type"] = json!("error");
+            let _ = tx.send(event_bytes(Some("error"), &body.to_string())).await;
+        }
+        record
+            .finish_charged(&state, 200, failure.as_ref(), charge)
+            .await;
+    });
+    resp
 }
 
 fn event_bytes(event: Option<&str>, data: &str) -> Bytes {

@@ -1,11 +1,8 @@
 //! POST /v1/embeddings.
 
 use crate::auth::Authed;
-use crate::idempotency::Mode;
-use crate::pipeline::admit::admit_embeddings;
-use crate::pipeline::embeddings::{run, EmbeddingsJob};
-use crate::pipeline::keyed::{answer_early, read_keyed, refuse, Keyed};
-use crate::pipeline::record::Record;
+use crate::pipeline::embeddings::Embeddings;
+use crate::pipeline::endpoint::handle;
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::body::Body;
@@ -13,7 +10,6 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use http::HeaderMap;
-use modelgate_core::openai::EmbeddingsRequest;
 
 pub async fn embeddings(
     State(state): State<AppState>,
@@ -22,35 +18,5 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut record = Record::start(&authed, &request_id.0);
-    let Keyed { request, ticket } =
-        match read_keyed(&state, &authed, &headers, body, |_: &EmbeddingsRequest| {
-            Mode::Plain
-        })
-        .await
-        {
-            Ok(k) => k,
-            Err(early) => return answer_early(&state, record, early).await,
-        };
-    record.inner.model = request.model.clone();
-    let admitted = match admit_embeddings(&state, &authed, &request).await {
-        Ok(a) => a,
-        Err(e) => return refuse(&state, record, ticket, e).await,
-    };
-    record.inner.model = admitted.resolved.model.id.clone();
-    let mock_fault = headers
-        .get("x-mock-fault")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    run(
-        EmbeddingsJob {
-            state,
-            record,
-            admitted,
-            request,
-            mock_fault,
-        },
-        ticket,
-    )
-    .await
+    handle::<Embeddings>(state, request_id, authed, headers, body).await
 }
