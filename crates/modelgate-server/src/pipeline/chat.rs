@@ -209,6 +209,16 @@ impl StreamOut {
     }
 }
 
+/// However the producer ends (a panic included), followers of a keyed stream's log
+/// must not wait forever.
+impl Drop for StreamOut {
+    fn drop(&mut self) {
+        if let StreamOut::Log(log) = self {
+            log.finish();
+        }
+    }
+}
+
 /// The 200 SSE answer once a stream commits: the client channel, or a follower of
 /// the keyed stream's log from its first event.
 fn committed(
