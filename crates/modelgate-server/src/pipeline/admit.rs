@@ -6,6 +6,7 @@ use crate::limits::Admission;
 use crate::state::AppState;
 use modelgate_core::access::allowed;
 use modelgate_core::catalog::{Model, Operation, Resolved};
+use modelgate_core::money::NanoUsd;
 use modelgate_core::openai::{
     ChatCompletionRequest, EmbeddingsRequest, ImagesRequest, ResponsesRequest,
 };
@@ -166,16 +167,17 @@ pub async fn admit_embeddings(
         check_context(model, longest, None)?;
     }
     let amount = model.pricing.input.cost(upper);
-    let hold = state
-        .ledger
-        .reserve(&authed.account, &authed.key, amount)
-        .await?;
-    Ok(Admitted {
-        resolved,
-        hold,
-        admission,
-        output_limit: 0,
-    })
+    reserve(
+        state,
+        authed,
+        Reserved {
+            resolved,
+            admission,
+            amount: amount,
+            output_limit: 0,
+        },
+    )
+    .await
 }
 
 /// Image generation: references checked against the model (DESIGN §1: at most 8,
@@ -200,16 +202,17 @@ pub async fn admit_images(
         .input
         .cost(prompt_upper)
         .saturating_add(model.pricing.images_cost(u64::from(request.count())));
-    let hold = state
-        .ledger
-        .reserve(&authed.account, &authed.key, amount)
-        .await?;
-    Ok(Admitted {
-        resolved,
-        hold,
-        admission,
-        output_limit: 0,
-    })
+    reserve(
+        state,
+        authed,
+        Reserved {
+            resolved,
+            admission,
+            amount: amount,
+            output_limit: 0,
+        },
+    )
+    .await
 }
 
 /// A file reference must be one of the account's files (404 otherwise, as files of
@@ -257,14 +260,37 @@ pub async fn admit_responses(
     let admission = state.limiter.admit(authed, reserved_tokens).await?;
     check_context(model, bounds, wanted_output)?;
     let reservation = chat_reservation(model, bounds, wanted_output);
+    reserve(
+        state,
+        authed,
+        Reserved {
+            resolved,
+            admission,
+            amount: reservation.amount,
+            output_limit: reservation.output_limit,
+        },
+    )
+    .await
+}
+
+/// What admission settled on before the balance step.
+struct Reserved {
+    resolved: Resolved,
+    admission: Admission,
+    amount: NanoUsd,
+    output_limit: u64,
+}
+
+/// The last step (402): hold the most the request can cost.
+async fn reserve(state: &AppState, authed: &Authed, r: Reserved) -> Result<Admitted, GatewayError> {
     let hold = state
         .ledger
-        .reserve(&authed.account, &authed.key, reservation.amount)
+        .reserve(&authed.account, &authed.key, r.amount)
         .await?;
     Ok(Admitted {
-        resolved,
+        resolved: r.resolved,
         hold,
-        admission,
-        output_limit: reservation.output_limit,
+        admission: r.admission,
+        output_limit: r.output_limit,
     })
 }
