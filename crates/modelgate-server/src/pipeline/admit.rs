@@ -173,7 +173,7 @@ pub async fn admit_embeddings(
         Reserved {
             resolved,
             admission,
-            amount: amount,
+            amount,
             output_limit: 0,
         },
     )
@@ -208,7 +208,7 @@ pub async fn admit_images(
         Reserved {
             resolved,
             admission,
-            amount: amount,
+            amount,
             output_limit: 0,
         },
     )
