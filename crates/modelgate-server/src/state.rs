@@ -77,6 +77,14 @@ impl AppState {
                 opts.catalog.deployments(),
             )
         });
+        let idempotency = Arc::new(crate::idempotency::Idempotency::with_remote(
+            redis.as_ref().map(|r| {
+                crate::idempotency::RemoteRecords::new(
+                    r.connection(),
+                    &opts.config.storage.redis_prefix,
+                )
+            }),
+        ));
         let limiter = Limiter::new(opts.config.limits, redis, tasks.clone());
         let auth = AuthCache::default();
         auth.install(opts.store.snapshot().await.map_err(|e| e.to_string())?);
@@ -91,7 +99,7 @@ impl AppState {
             usage,
             ledger,
             limiter,
-            idempotency: Arc::default(),
+            idempotency,
             tasks,
             metrics: opts.metrics,
         }));

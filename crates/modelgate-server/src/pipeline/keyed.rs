@@ -51,7 +51,8 @@ pub async fn read_keyed<T: DeserializeOwned>(
         Some(key) => {
             match state
                 .idempotency
-                .begin(&authed.account.id, key, &bytes, mode(&request))?
+                .begin(&authed.account.id, key, &bytes, mode(&request))
+                .await?
             {
                 Begin::Run(ticket) => Some(ticket),
                 Begin::Replay(resp) => return Err(Early::Replay(resp)),

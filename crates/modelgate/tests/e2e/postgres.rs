@@ -191,3 +191,55 @@ routes = [{ provider = "sim", upstream_model = "down@status=500,id=shared-down" 
     );
     cleanup_redis(&prefix).await;
 }
+
+#[tokio::test]
+async fn an_idempotent_repeat_on_another_instance_is_replayed() {
+    let db = TestDatabase::create().await;
+    let prefix = format!(
+        "mg-test-{}-{}:",
+        std::process::id(),
+        db.url.rsplit('/').next().unwrap()
+    );
+    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
+    let a = Gateway::start_on_database(&db.url, &storage, "").await;
+    let b = a.another_instance().await;
+    let (_, key) = a.account_key(1.0, json!({}), json!({})).await;
+    let body = json!({"model": "demo/echo", "messages": user("exactly once")});
+    let send = |gw: &Gateway, fault: &str| {
+        gw.http
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .header("idempotency-key", "shared-1")
+            .header("x-mock-fault", fault.to_owned())
+            .json(&body)
+            .send()
+    };
+    let started = std::time::Instant::now();
+    while b
+        .chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 1, "messages": user("")}),
+        )
+        .await
+        .status()
+        == 401
+    {
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // While the first runs on a, the repeat on b is told to wait.
+    let (first, repeat) = tokio::join!(send(&a, "delay_ms=400"), async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        send(&b, "").await
+    });
+    let first = first.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: serde_json::Value = first.json().await.unwrap();
+    expect_error(repeat.unwrap(), 409, "conflict").await;
+    // Once finished, b replays a's answer.
+    let replayed = send(&b, "").await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    let replayed: serde_json::Value = replayed.json().await.unwrap();
+    assert_eq!(replayed, first);
+    cleanup_redis(&prefix).await;
+}

@@ -68,6 +68,10 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, GatewayError> {
         .transpose()
 }
 
+mod remote;
+
+pub use remote::RemoteRecords;
+
 struct Stored {
     status: http::StatusCode,
     headers: HeaderMap,
@@ -192,6 +196,8 @@ impl StreamLog {
 pub struct Idempotency {
     entries: Mutex<HashMap<(String, String), Entry>>,
     inserts: AtomicUsize,
+    /// Plain answers are shared through Redis when configured.
+    remote: Option<RemoteRecords>,
 }
 
 pub enum Begin {
@@ -210,10 +216,58 @@ pub struct Ticket {
     fingerprint: [u8; 32],
     finished: bool,
     log: Option<Arc<StreamLog>>,
+    remote: Option<remote::Lease>,
 }
 
 impl Idempotency {
-    pub fn begin(
+    pub fn with_remote(remote: Option<RemoteRecords>) -> Idempotency {
+        Idempotency {
+            remote,
+            ..Idempotency::default()
+        }
+    }
+
+    pub async fn begin(
+        self: &Arc<Self>,
+        account: &str,
+        key: String,
+        body: &[u8],
+        mode: Mode,
+    ) -> Result<Begin, GatewayError> {
+        if let (Some(remote), Mode::Plain) = (&self.remote, mode) {
+            let fingerprint: [u8; 32] = Sha256::digest(body).into();
+            let in_flight = GatewayError::IdempotencyInFlight {
+                retry_after: Duration::from_secs(1),
+            };
+            match remote
+                .claim(account, &key, &modelgate_store::hex(&fingerprint))
+                .await
+            {
+                Ok(remote::Claim::Run(lease)) => {
+                    return Ok(Begin::Run(Ticket {
+                        idem: Arc::clone(self),
+                        scope: (account.to_owned(), key),
+                        fingerprint,
+                        finished: false,
+                        log: None,
+                        remote: Some(lease),
+                    }))
+                }
+                Ok(remote::Claim::InFlight { same_body: true }) => return Err(in_flight),
+                Ok(remote::Claim::Done {
+                    same_body: true,
+                    stored,
+                }) => return Ok(Begin::Replay(replay(&stored))),
+                Ok(_) => return Err(GatewayError::IdempotencyMismatch),
+                Err(e) => {
+                    tracing::warn!(error = %e, "idempotency in Redis failed; this instance decides alone")
+                }
+            }
+        }
+        self.begin_local(account, key, body, mode)
+    }
+
+    fn begin_local(
         self: &Arc<Self>,
         account: &str,
         key: String,
@@ -264,6 +318,7 @@ impl Idempotency {
             fingerprint,
             finished: false,
             log,
+            remote: None,
         }))
     }
 }
@@ -283,8 +338,12 @@ impl Ticket {
     pub async fn finish(mut self, resp: Response) -> Response {
         self.finished = true;
         let status = resp.status();
-        if status.as_u16() == 429 || status.is_server_error() {
-            self.release();
+        let transient = status.as_u16() == 429 || status.is_server_error();
+        if transient {
+            match self.remote.take() {
+                Some(lease) => lease.release().await,
+                None => self.release(),
+            }
             return resp;
         }
         let (parts, body) = resp.into_parts();
@@ -299,6 +358,12 @@ impl Ticket {
             headers: parts.headers.clone(),
             body: bytes.clone(),
         });
+        if let Some(lease) = self.remote.take() {
+            lease
+                .store(&modelgate_store::hex(&self.fingerprint), &stored)
+                .await;
+            return Response::from_parts(parts, Body::from(bytes));
+        }
         let mut entries = self.idem.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.insert(
             self.scope.clone(),
@@ -325,7 +390,12 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.finished {
-            self.release();
+            match self.remote.take() {
+                Some(lease) => {
+                    tokio::spawn(lease.release());
+                }
+                None => self.release(),
+            }
         }
     }
 }
@@ -363,31 +433,34 @@ mod tests {
     #[tokio::test]
     async fn run_once_replay_conflict_and_mismatch() {
         let idem = Arc::new(Idempotency::default());
-        let Begin::Run(ticket) = idem.begin("a", "k".into(), b"{}", Mode::Plain).unwrap() else {
+        let Begin::Run(ticket) = idem
+            .begin_local("a", "k".into(), b"{}", Mode::Plain)
+            .unwrap()
+        else {
             panic!()
         };
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{}", Mode::Plain),
+            idem.begin_local("a", "k".into(), b"{}", Mode::Plain),
             Err(GatewayError::IdempotencyInFlight { .. })
         ));
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{1}", Mode::Plain),
+            idem.begin_local("a", "k".into(), b"{1}", Mode::Plain),
             Err(GatewayError::IdempotencyMismatch)
         ));
         assert!(
             matches!(
-                idem.begin("b", "k".into(), b"{}", Mode::Plain),
+                idem.begin_local("b", "k".into(), b"{}", Mode::Plain),
                 Ok(Begin::Run(_))
             ),
             "scoped per account"
         );
         ticket.finish(Response::new(Body::from("answer"))).await;
-        let Ok(Begin::Replay(r)) = idem.begin("a", "k".into(), b"{}", Mode::Plain) else {
+        let Ok(Begin::Replay(r)) = idem.begin_local("a", "k".into(), b"{}", Mode::Plain) else {
             panic!()
         };
         assert_eq!(r.headers()["idempotent-replayed"], "true");
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{2}", Mode::Plain),
+            idem.begin_local("a", "k".into(), b"{2}", Mode::Plain),
             Err(GatewayError::IdempotencyMismatch)
         ));
     }
@@ -395,14 +468,14 @@ mod tests {
     #[tokio::test]
     async fn transient_outcomes_are_not_stored() {
         let idem = Arc::new(Idempotency::default());
-        let Ok(Begin::Run(ticket)) = idem.begin("a", "k".into(), b"{}", Mode::Plain) else {
+        let Ok(Begin::Run(ticket)) = idem.begin_local("a", "k".into(), b"{}", Mode::Plain) else {
             panic!()
         };
         let mut resp = Response::new(Body::empty());
         *resp.status_mut() = http::StatusCode::BAD_GATEWAY;
         ticket.finish(resp).await;
         assert!(matches!(
-            idem.begin("a", "k".into(), b"{}", Mode::Plain),
+            idem.begin_local("a", "k".into(), b"{}", Mode::Plain),
             Ok(Begin::Run(_))
         ));
     }

@@ -1,0 +1,206 @@
+//! Idempotency records in Redis, so that a repeat reaching another instance is
+//! deduplicated too (DESIGN §6). Plain answers only; streams stay resumable on the
+//! instance that runs them. The in-flight marker is a lease renewed while the request
+//! runs, so a crashed instance never pins a key at 409.
+
+use super::Stored;
+use base64::Engine;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+const LEASE: Duration = Duration::from_secs(30);
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+const KEEP_FOR_MS: u64 = 24 * 3600 * 1000;
+
+/// Deletes the marker only while it is still this request's in-flight lease.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum Record {
+    InFlight {
+        fp: String,
+    },
+    Done {
+        fp: String,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+}
+
+#[derive(Clone)]
+pub struct RemoteRecords {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+pub(super) enum Claim {
+    /// This request holds the key now.
+    Run(Lease),
+    InFlight {
+        same_body: bool,
+    },
+    Done {
+        same_body: bool,
+        stored: Stored,
+    },
+}
+
+/// The in-flight marker, renewed until finished or dropped.
+pub(super) struct Lease {
+    records: RemoteRecords,
+    key: String,
+    marker: String,
+    renew: tokio::task::AbortHandle,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renew.abort();
+    }
+}
+
+impl RemoteRecords {
+    pub fn new(conn: ConnectionManager, prefix: &str) -> RemoteRecords {
+        RemoteRecords {
+            conn,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub(super) async fn claim(
+        &self,
+        account: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> redis::RedisResult<Claim> {
+        let redis_key = format!(
+            "{}idem:{account}:{}",
+            self.prefix,
+            modelgate_store::hash_key(key)
+        );
+        let marker = serde_json::to_string(&Record::InFlight {
+            fp: fingerprint.to_owned(),
+        })
+        .unwrap_or_default();
+        for _ in 0..2 {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&redis_key)
+                .arg(&marker)
+                .arg("NX")
+                .arg("PX")
+                .arg(LEASE.as_millis() as u64)
+                .query_async(&mut self.conn.clone())
+                .await?;
+            if set.is_some() {
+                return Ok(Claim::Run(self.lease(redis_key, marker)));
+            }
+            let existing: Option<String> = redis::cmd("GET")
+                .arg(&redis_key)
+                .query_async(&mut self.conn.clone())
+                .await?;
+            match existing.and_then(|v| serde_json::from_str::<Record>(&v).ok()) {
+                Some(Record::InFlight { fp }) => {
+                    return Ok(Claim::InFlight {
+                        same_body: fp == fingerprint,
+                    })
+                }
+                Some(Record::Done {
+                    fp,
+                    status,
+                    headers,
+                    body,
+                }) => {
+                    let stored = Stored {
+                        status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                        headers: headers
+                            .into_iter()
+                            .filter_map(|(k, v)| {
+                                Some((
+                                    HeaderName::try_from(k).ok()?,
+                                    HeaderValue::try_from(v).ok()?,
+                                ))
+                            })
+                            .collect::<HeaderMap>(),
+                        body: base64::engine::general_purpose::STANDARD
+                            .decode(body)
+                            .unwrap_or_default()
+                            .into(),
+                    };
+                    return Ok(Claim::Done {
+                        same_body: fp == fingerprint,
+                        stored,
+                    });
+                }
+                // Expired between SET and GET: try to claim once more.
+                None => continue,
+            }
+        }
+        Ok(Claim::InFlight { same_body: true })
+    }
+
+    fn lease(&self, key: String, marker: String) -> Lease {
+        let (conn, renew_key) = (self.conn.clone(), key.clone());
+        let renew = tokio::spawn(async move {
+            let mut conn = conn;
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                let _: redis::RedisResult<i64> = redis::cmd("PEXPIRE")
+                    .arg(&renew_key)
+                    .arg(LEASE.as_millis() as u64)
+                    .query_async(&mut conn)
+                    .await;
+            }
+        })
+        .abort_handle();
+        Lease {
+            records: self.clone(),
+            key,
+            marker,
+            renew,
+        }
+    }
+}
+
+impl Lease {
+    pub async fn store(self, fingerprint: &str, stored: &Stored) {
+        let record = Record::Done {
+            fp: fingerprint.to_owned(),
+            status: stored.status.as_u16(),
+            headers: stored
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: base64::engine::general_purpose::STANDARD.encode(&stored.body),
+        };
+        let value = serde_json::to_string(&record).unwrap_or_default();
+        let r: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(&self.key)
+            .arg(value)
+            .arg("PX")
+            .arg(KEEP_FOR_MS)
+            .query_async(&mut self.records.conn.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "storing an idempotent answer in Redis failed; a repeat will run again");
+        }
+    }
+
+    pub async fn release(self) {
+        let r: redis::RedisResult<i64> = redis::Script::new(RELEASE)
+            .key(&self.key)
+            .arg(&self.marker)
+            .invoke_async(&mut self.records.conn.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "releasing an idempotency key in Redis failed; its lease expires");
+        }
+    }
+}
