@@ -93,6 +93,9 @@ pub enum GatewayError {
     },
     #[error("upstream timeout")]
     Timeout { model: String },
+    /// /readyz: a dependency of the gateway itself (storage) is unreachable.
+    #[error("not ready: {reason}")]
+    NotReady { reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +159,7 @@ impl GatewayError {
             Self::IdempotencyMismatch => 422,
             Self::Internal { .. } => 500,
             Self::ProviderError { .. } => 502,
-            Self::ProviderUnavailable { .. } => 503,
+            Self::ProviderUnavailable { .. } | Self::NotReady { .. } => 503,
             Self::Timeout { .. } => 504,
         }
     }
@@ -184,7 +187,7 @@ impl GatewayError {
             Self::IdempotencyInFlight { .. } => "conflict",
             Self::Internal { .. } => "internal_error",
             Self::ProviderError { .. } => "provider_error",
-            Self::ProviderUnavailable { .. } => "provider_unavailable",
+            Self::ProviderUnavailable { .. } | Self::NotReady { .. } => "provider_unavailable",
             Self::Timeout { .. } => "timeout",
         }
     }
@@ -204,6 +207,7 @@ impl GatewayError {
             Self::ProviderUnavailable { retry_after, .. } => {
                 Some(retry_after.unwrap_or(Duration::from_secs(1)))
             }
+            Self::NotReady { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -301,6 +305,7 @@ impl GatewayError {
             Self::ProviderUnavailable { model, reason, .. } => format!(
                 "No deployment of \"{model}\" is reachable right now: {reason} Retry later."
             ),
+            Self::NotReady { reason } => format!("The gateway is not ready: {reason} Retry later."),
             Self::Timeout { model } => format!(
                 "The provider serving \"{model}\" did not answer within the deadline. Retry, stream the answer, or ask for fewer tokens."
             ),
@@ -370,6 +375,7 @@ impl GatewayError {
             | Self::BodyTooLarge { .. }
             | Self::RateLimited { .. }
             | Self::IdempotencyInFlight { .. }
+            | Self::NotReady { .. }
             | Self::Internal { .. } => None,
         }
     }

@@ -29,13 +29,6 @@ pub struct HealthTracker {
     cooldown: Duration,
 }
 
-/// What the operator view shows of one deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HealthSnapshot {
-    pub consecutive_failures: u32,
-    pub open: bool,
-}
-
 impl HealthTracker {
     pub fn new(deployments: usize, threshold: u32, cooldown: Duration) -> Self {
         Self {
@@ -119,18 +112,6 @@ impl HealthTracker {
                 s.probing = false;
             }
         });
-    }
-
-    pub fn snapshot(&self, deployment: usize, now: Instant) -> HealthSnapshot {
-        let open = self.is_open(deployment, now).is_some();
-        self.with(deployment, |s| HealthSnapshot {
-            consecutive_failures: s.failures,
-            open,
-        })
-        .unwrap_or(HealthSnapshot {
-            consecutive_failures: 0,
-            open: false,
-        })
     }
 }
 

@@ -25,8 +25,15 @@ pub fn admit(
     let resolved = state
         .catalog
         .resolve(requested, modelgate_core::time_fmt::today_utc())?;
+    resolved.model.check_operation(op, state.docs_base_url())?;
+    check_served(authed, &resolved)?;
+    Ok(resolved)
+}
+
+/// 403 outside the account's or key's allowed models, 503 without a configured
+/// provider (DESIGN §1's order).
+pub fn check_served(authed: &Authed, resolved: &Resolved) -> Result<(), GatewayError> {
     let model = &resolved.model;
-    model.check_operation(op, state.docs_base_url())?;
     if !allowed(authed.account.allowed_models.as_deref(), &model.id) {
         return Err(GatewayError::Forbidden {
             model: model.id.clone(),
@@ -40,9 +47,9 @@ pub fn admit(
         });
     }
     if !model.has_configured_route() {
-        return Err(unconfigured(&resolved));
+        return Err(unconfigured(resolved));
     }
-    Ok(resolved)
+    Ok(())
 }
 
 /// 503 naming what the operator must set (DESIGN §3).

@@ -17,10 +17,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            error_response(&GatewayError::ProviderUnavailable {
-                model: "-".into(),
-                reason: "the gateway's storage is unreachable.".into(),
-                retry_after: None,
+            error_response(&GatewayError::NotReady {
+                reason: "its storage is unreachable.".into(),
             })
         }
     }

@@ -7,11 +7,11 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use modelgate_core::access::allowed;
-use modelgate_core::catalog::{Lifecycle, Model, Operation};
+use modelgate_core::catalog::{Lifecycle, Model, Operation, Resolved};
 use modelgate_core::GatewayError;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 pub struct CatalogQuery {
@@ -81,11 +81,13 @@ pub async fn catalog(
     Ok(Json(json!({"object": "list", "data": data})).into_response())
 }
 
-fn usable(m: &Model, authed: &Authed, today: time::Date) -> bool {
+fn usable(m: &Arc<Model>, authed: &Authed, today: time::Date) -> bool {
+    let resolved = Resolved {
+        model: Arc::clone(m),
+        effort: None,
+    };
     !matches!(m.lifecycle(today), Lifecycle::Retired { .. })
-        && m.has_configured_route()
-        && allowed(authed.account.allowed_models.as_deref(), &m.id)
-        && allowed(authed.key.allowed_models.as_deref(), &m.id)
+        && crate::pipeline::admit::check_served(authed, &resolved).is_ok()
 }
 
 fn openai_entry(m: &Model) -> Value {
@@ -115,11 +117,6 @@ pub async fn get_for_key(
 ) -> Result<Response, ApiError> {
     let today = modelgate_core::time_fmt::today_utc();
     let resolved = state.catalog.resolve(&id, today)?;
-    if !usable(&resolved.model, &authed, today) {
-        return Err(ApiError(GatewayError::Forbidden {
-            model: resolved.model.id.clone(),
-            by_key: false,
-        }));
-    }
+    crate::pipeline::admit::check_served(&authed, &resolved)?;
     Ok(Json(openai_entry(&resolved.model)).into_response())
 }

@@ -266,4 +266,33 @@ async fn model_listings() {
         .await
         .unwrap();
     assert_eq!(one["object"], "model");
+    // The same checks as a request: 503 naming the variable, 410, 404.
+    let r = gw
+        .http
+        .get(gw.url("/v1/models/openai/gpt-4.1"))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    let b = expect_error(r, 503, "provider_unavailable").await;
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("OPENAI_API_KEY"));
+    let r = gw
+        .http
+        .get(gw.url("/v1/models/mimo/mimo-v2-pro"))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 410, "model_retired").await;
+    let r = gw
+        .http
+        .get(gw.url("/v1/models/nope/nope"))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "model_not_found").await;
 }

@@ -95,14 +95,7 @@ async fn two_instances_on_postgres_share_keys_and_balances() {
 #[tokio::test]
 async fn rate_limits_are_shared_through_redis() {
     let db = TestDatabase::create().await;
-    let prefix = format!(
-        "mg-test-{}-{}:",
-        std::process::id(),
-        db.url.rsplit('/').next().unwrap()
-    );
-    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
-    let a = Gateway::start_on_database(&db.url, &storage, "").await;
-    let b = a.another_instance().await;
+    let (a, b, prefix) = two_instances_with_redis(&db, "").await;
     let (_, key) = a
         .account_key(1.0, json!({"limits": {"rpm": 2}}), json!({}))
         .await;
@@ -144,12 +137,6 @@ async fn cleanup_redis(prefix: &str) {
 #[tokio::test]
 async fn an_open_circuit_is_shared_through_redis() {
     let db = TestDatabase::create().await;
-    let prefix = format!(
-        "mg-test-{}-{}:",
-        std::process::id(),
-        db.url.rsplit('/').next().unwrap()
-    );
-    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
     let sim = modelgate_simulator::Simulator::start(
         "127.0.0.1:0".parse().unwrap(),
         modelgate_simulator::SimulatorConfig {
@@ -172,8 +159,7 @@ operations = ["chat_completions"]
 context_window = 1000
 routes = [{ provider = "sim", upstream_model = "down@status=500,id=shared-down" }]
 "#;
-    let a = Gateway::start_on_database(&db.url, &storage, &sim_config(&sim, extra)).await;
-    let b = a.another_instance().await;
+    let (a, b, prefix) = two_instances_with_redis(&db, &sim_config(&sim, extra)).await;
     let body = json!({"model": "sim/down", "messages": user("x")});
     for _ in 0..2 {
         expect_error(a.chat(body.clone()).await, 502, "provider_error").await;
@@ -195,14 +181,7 @@ routes = [{ provider = "sim", upstream_model = "down@status=500,id=shared-down" 
 #[tokio::test]
 async fn an_idempotent_repeat_on_another_instance_is_replayed() {
     let db = TestDatabase::create().await;
-    let prefix = format!(
-        "mg-test-{}-{}:",
-        std::process::id(),
-        db.url.rsplit('/').next().unwrap()
-    );
-    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
-    let a = Gateway::start_on_database(&db.url, &storage, "").await;
-    let b = a.another_instance().await;
+    let (a, b, prefix) = two_instances_with_redis(&db, "").await;
     let (_, key) = a.account_key(1.0, json!({}), json!({})).await;
     let body = json!({"model": "demo/echo", "messages": user("exactly once")});
     let send = |gw: &Gateway, fault: &str| {
@@ -242,4 +221,17 @@ async fn an_idempotent_repeat_on_another_instance_is_replayed() {
     let replayed: serde_json::Value = replayed.json().await.unwrap();
     assert_eq!(replayed, first);
     cleanup_redis(&prefix).await;
+}
+
+/// Two gateways on `db` sharing Redis under a prefix of this test's own.
+async fn two_instances_with_redis(db: &TestDatabase, config: &str) -> (Gateway, Gateway, String) {
+    let prefix = format!(
+        "mg-test-{}-{}:",
+        std::process::id(),
+        db.url.rsplit('/').next().unwrap()
+    );
+    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
+    let a = Gateway::start_on_database(&db.url, &storage, config).await;
+    let b = a.another_instance().await;
+    (a, b, prefix)
 }
