@@ -1,5 +1,6 @@
-//! The HTTP side shared by all kinds: client construction (timeouts, rustls), the
-//! first-byte deadline, transport-error mapping and a Server-Sent Events decoder.
+//! The HTTP side shared by all kinds: client construction (timeouts, rustls, no
+//! redirects), the first-byte deadline, transport-error mapping and a Server-Sent
+//! Events decoder.
 
 use crate::UpstreamError;
 use bytes::{Buf, BytesMut};
@@ -12,6 +13,9 @@ pub fn client(spec: &ProviderSpec) -> Result<reqwest::Client, GatewayError> {
         .connect_timeout(spec.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
+        // Every request carries the provider key (`authorization`, `x-api-key`,
+        // `x-goog-api-key`): a redirect would hand it to whatever host the 3xx names.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| {
             GatewayError::internal(format!("building the HTTP client for {}: {e}", spec.id))
@@ -80,6 +84,10 @@ pub async fn post_json(
     let resp = send(builder, spec.first_byte_timeout, model).await?;
     if resp.status().is_success() {
         return Ok(resp);
+    }
+    if resp.status().is_redirection() {
+        // Whatever the body says: a 3xx is the deployment's URL, not an error answer.
+        return Err(crate::classify::redirected(model));
     }
     let status = resp.status().as_u16();
     let retry_after = retry_after(resp.headers());
@@ -244,6 +252,79 @@ impl SseDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fetch::tests::test_server::{self, response, Reply};
+    use modelgate_core::config::ProviderKind;
+    use modelgate_core::secret::Secret;
+    use std::sync::atomic::Ordering;
+
+    fn spec(base_url: &str) -> ProviderSpec {
+        ProviderSpec {
+            id: "test".into(),
+            kind: ProviderKind::Openai,
+            base_url: base_url.into(),
+            api_key_env: None,
+            api_key: Some(Secret::new("sk-test-provider-key-0123456789")),
+            configured: true,
+            connect_timeout: Duration::from_secs(2),
+            first_byte_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A 3xx from a provider is a misconfigured deployment: following it would hand
+    /// the provider key (in whichever header the kind uses) to the host it names.
+    #[tokio::test]
+    async fn redirects_are_not_followed_with_the_providers_key() {
+        let elsewhere = test_server::start(|_, _| {
+            Reply::Raw(response(
+                "200 OK",
+                &[("content-type", "application/json")],
+                b"{}",
+            ))
+        })
+        .await;
+        let location = format!("http://{}/steal", elsewhere.addr);
+        let redirecting = test_server::start(move |_, _| {
+            Reply::Raw(response(
+                "307 Temporary Redirect",
+                &[("location", &location)],
+                b"",
+            ))
+        })
+        .await;
+        let base = format!("http://{}", redirecting.addr);
+        let spec = spec(&base);
+        let client = client(&spec).unwrap();
+        for auth in [
+            Auth::Bearer,
+            Auth::Header("x-api-key"),
+            Auth::Header("x-goog-api-key"),
+        ] {
+            let post = JsonPost {
+                url: format!("{base}/v1/chat/completions"),
+                body: b"{}".to_vec(),
+                auth,
+                headers: &[],
+            };
+            let e = post_json(&client, &spec, post, "test/model", crate::openai::map_error)
+                .await
+                .expect_err("a redirect is no answer");
+            assert_eq!(
+                (e.error.status(), e.error.error_type()),
+                (502, "provider_error"),
+                "{}",
+                e.error.message()
+            );
+            assert!(!e.retriable, "a misconfigured deployment is not retried");
+            assert!(!e.error.message().contains("127.0.0.1"));
+        }
+        assert_eq!(redirecting.requests.lock().unwrap().len(), 3);
+        assert_eq!(
+            elsewhere.connections.load(Ordering::SeqCst),
+            0,
+            "the redirect target must never be contacted"
+        );
+    }
 
     #[test]
     fn decodes_events_split_across_reads() {

@@ -3,6 +3,7 @@
 //! and maps its failures into the contract (`UpstreamError`).
 
 mod anthropic;
+mod classify;
 mod fetch;
 mod gemini;
 mod http;

@@ -3,10 +3,9 @@
 //! never passed through raw, never blaming the client's key for the gateway's own.
 
 use super::wire::{ErrorBody, ErrorEnvelope};
+use crate::classify::{self, ErrorAnswer};
 use crate::sanitize::{as_sentence, sanitize_reason};
 use crate::UpstreamError;
-use modelgate_core::error::RateLimitScope;
-use modelgate_core::GatewayError;
 use std::time::Duration;
 
 pub fn map_error(
@@ -42,6 +41,8 @@ fn status_of_type(kind: &str) -> u16 {
     }
 }
 
+/// Anthropic's own signals (billing in a 400 or 429, context length in a 400,
+/// `overloaded_error`); every other status goes by the shared table.
 fn map_body(
     status: u16,
     err: &ErrorBody,
@@ -49,74 +50,41 @@ fn map_body(
     model: &str,
 ) -> UpstreamError {
     let reason = as_sentence(&sanitize_reason(&err.message));
-    let model = model.to_owned();
-    if is_billing(status, err) {
-        // §2: exhausted credit or spend limit on the gateway's own account: 502, and
-        // this deployment cools down; another deployment may still answer.
-        return UpstreamError {
-            error: GatewayError::ProviderError {
-                model,
-                reason: "the gateway's account at the provider is out of credit or reached its spend limit.".into(),
-            },
-            retriable: true,
-            retry_after: None,
-            cool_down: true,
-        };
+    if is_billing(err) {
+        // §2: exhausted credit or spend limit on the gateway's own account.
+        return classify::account_exhausted(
+            model,
+            "the gateway's account at the provider is out of credit or reached its spend limit.",
+        );
     }
     match status {
-        400 | 413 if is_context(&err.message) => {
-            UpstreamError::fatal(GatewayError::UpstreamContextExceeded { model, reason })
+        400 | 413 if is_context(&err.message) => classify::context_exceeded(model, reason),
+        408 | 409 | 500..=599 if err.kind == "overloaded_error" => {
+            classify::transient(model, "the provider is overloaded.".into(), retry_after)
         }
-        413 => UpstreamError::fatal(GatewayError::UpstreamContextExceeded { model, reason }),
-        401 | 403 => UpstreamError::fatal(GatewayError::ProviderError {
+        _ => classify::by_status(ErrorAnswer {
+            status,
             model,
-            reason: "the provider rejected the gateway's own credentials for this deployment (not your API key).".into(),
-        }),
-        404 => UpstreamError::fatal(GatewayError::ProviderError {
-            model,
-            reason: "the provider does not know this deployment's upstream model; the gateway's route is misconfigured.".into(),
-        }),
-        429 => UpstreamError {
-            error: GatewayError::RateLimited {
-                retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
-                scope: RateLimitScope::Upstream,
-            },
-            retriable: true,
+            reason,
+            param: None,
             retry_after,
-            cool_down: false,
-        },
-        408 | 409 | 500..=599 => UpstreamError {
-            error: GatewayError::ProviderError {
-                model,
-                reason: match err.kind.as_str() {
-                    "overloaded_error" => "the provider is overloaded.".into(),
-                    _ => format!("the provider answered HTTP {status}."),
-                },
-            },
-            retriable: true,
-            retry_after,
-            cool_down: false,
-        },
-        _ => UpstreamError::fatal(GatewayError::invalid(
-            format!("The provider rejected the request: {reason} Fix the request and retry."),
-            None,
-        )),
+        }),
     }
 }
 
-/// Credit exhausted (400/402 "credit balance is too low", billing_error), an
+/// Credit exhausted (400/402 "credit balance is too low", billing_error; a bare 402
+/// is the shared table's), an
 /// organization or workspace spend limit (400 "You have reached your specified …
 /// API usage limits"), or the tier's monthly cap (429 with
 /// `details.error_code = enforced_spend_limit_reached`, which no retry fixes).
-fn is_billing(status: u16, err: &ErrorBody) -> bool {
+fn is_billing(err: &ErrorBody) -> bool {
     let message = err.message.to_ascii_lowercase();
     let code = err
         .details
         .as_ref()
         .and_then(|d| d.get("error_code"))
         .and_then(|c| c.as_str());
-    status == 402
-        || err.kind == "billing_error"
+    err.kind == "billing_error"
         || code == Some("enforced_spend_limit_reached")
         || message.contains("credit balance is too low")
         || message.contains("api usage limits")
@@ -312,6 +280,17 @@ mod tests {
         let mapped = map_error(429, fixture("error_429.json").as_bytes(), wait, MODEL);
         assert_eq!(mapped.retry_after, Some(Duration::from_secs(7)));
         assert_eq!(mapped.error.retry_after(), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn any_402_is_the_gateways_account_and_cools_down() {
+        for body in [&b"<html>Payment Required</html>"[..], b"", b"{}"] {
+            let mapped = map_error(402, body, None, MODEL);
+            assert_eq!(
+                (mapped.error.status(), mapped.retriable, mapped.cool_down),
+                (502, true, true)
+            );
+        }
     }
 
     #[test]

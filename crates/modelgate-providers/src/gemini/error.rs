@@ -4,9 +4,9 @@
 //! fault; a too-long prompt is 413; quota exhausted for the day or for billing cools
 //! the deployment down; a per-minute 429 is retried with Google's `RetryInfo` delay.
 
+use crate::classify::{self, ErrorAnswer};
 use crate::sanitize::{as_sentence, sanitize_reason};
 use crate::UpstreamError;
-use modelgate_core::error::RateLimitScope;
 use modelgate_core::GatewayError;
 use serde_json::Value;
 use std::time::Duration;
@@ -95,6 +95,9 @@ fn of_type<'a>(details: &'a [Value], suffix: &'a str) -> impl Iterator<Item = &'
     })
 }
 
+/// Gemini's own signals (a bad key as a 400, context length, `FAILED_PRECONDITION`,
+/// exhausted quota in a 429, `RetryInfo`); every other status goes by the shared
+/// table.
 pub fn map_error(
     status: u16,
     body: &[u8],
@@ -104,53 +107,29 @@ pub fn map_error(
     let s = Status::parse(body);
     let retry_after = retry_after.or(s.retry_delay);
     let reason = as_sentence(&sanitize_reason(&s.message));
-    let model = model.to_owned();
-    let provider = |reason: &str| GatewayError::ProviderError {
-        model: model.clone(),
-        reason: reason.to_owned(),
-    };
-    if s.key_invalid() || matches!(status, 401 | 403) {
-        return UpstreamError::fatal(provider(
-            "the provider rejected the gateway's own credentials for this deployment (not your API key).",
-        ));
+    if s.key_invalid() {
+        return classify::credentials_rejected(model);
     }
     match status {
-        400 | 413 if s.context_exceeded() => {
-            UpstreamError::fatal(GatewayError::UpstreamContextExceeded { model, reason })
-        }
-        413 => UpstreamError::fatal(GatewayError::UpstreamContextExceeded { model, reason }),
+        400 | 413 if s.context_exceeded() => classify::context_exceeded(model, reason),
         // Unsupported region, billing not enabled: this deployment's problem.
-        400 if s.status == "FAILED_PRECONDITION" => UpstreamError::fatal(provider(&format!(
-            "the provider refused to serve this deployment: {reason}"
-        ))),
-        404 => UpstreamError::fatal(provider(
-            "the provider does not know this deployment's upstream model; the gateway's route is misconfigured.",
-        )),
-        429 if s.quota_exhausted(retry_after.is_some()) => UpstreamError {
-            error: provider("the gateway's account at the provider has exhausted its quota."),
-            retriable: true,
-            retry_after: None,
-            cool_down: true,
-        },
-        429 => UpstreamError {
-            error: GatewayError::RateLimited {
-                retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
-                scope: RateLimitScope::Upstream,
-            },
-            retriable: true,
+        400 if s.status == "FAILED_PRECONDITION" => {
+            UpstreamError::fatal(GatewayError::ProviderError {
+                model: model.to_owned(),
+                reason: format!("the provider refused to serve this deployment: {reason}"),
+            })
+        }
+        429 if s.quota_exhausted(retry_after.is_some()) => classify::account_exhausted(
+            model,
+            "the gateway's account at the provider has exhausted its quota.",
+        ),
+        _ => classify::by_status(ErrorAnswer {
+            status,
+            model,
+            reason,
+            param: None,
             retry_after,
-            cool_down: false,
-        },
-        408 | 409 | 499 | 500..=599 => UpstreamError {
-            error: provider(&format!("the provider answered HTTP {status}.")),
-            retriable: true,
-            retry_after,
-            cool_down: false,
-        },
-        _ => UpstreamError::fatal(GatewayError::invalid(
-            format!("The provider rejected the request: {reason} Fix the request and retry."),
-            None,
-        )),
+        }),
     }
 }
 
@@ -230,6 +209,19 @@ mod tests {
             for leak in ["AIza", "http", "generativelanguage", "key="] {
                 assert!(!message.contains(leak), "{about}: {leak} leaked: {message}");
             }
+        }
+    }
+
+    #[test]
+    fn a_402_cools_the_deployment_down() {
+        let body = br#"{"error":{"code":402,"message":"Your prepayment credits are depleted.","status":"FAILED_PRECONDITION"}}"#;
+        for body in [&body[..], b"", b"<html>"] {
+            let got = map_error(402, body, None, "google/gemini-2.5-flash");
+            assert_eq!(
+                (got.error.status(), got.error.error_type()),
+                (502, "provider_error")
+            );
+            assert!(got.cool_down && got.retriable);
         }
     }
 

@@ -1,13 +1,14 @@
 //! Maps an OpenAI-compatible upstream's error answer into the contract (DESIGN §2):
 //! never passed through raw, never blaming the client's key for the gateway's own.
 
+use crate::classify::{self, ErrorAnswer};
 use crate::sanitize::{as_sentence, sanitize_reason};
 use crate::UpstreamError;
-use modelgate_core::error::RateLimitScope;
-use modelgate_core::GatewayError;
 use serde_json::Value;
 use std::time::Duration;
 
+/// OpenAI's own signals (context length in a 400/422, `insufficient_quota` in a
+/// 429); every other status goes by the shared table.
 pub fn map_error(
     status: u16,
     body: &[u8],
@@ -18,54 +19,26 @@ pub fn map_error(
     let err = parsed.get("error").unwrap_or(&parsed);
     let text = |k: &str| err.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let (message, code, kind) = (text("message"), text("code"), text("type"));
-    let param = err.get("param").and_then(Value::as_str).map(str::to_owned);
+    let param = err.get("param").and_then(Value::as_str);
     let reason = as_sentence(&sanitize_reason(&message));
-    let model = model.to_owned();
     let context = code == "context_length_exceeded"
         || message.contains("maximum context length")
         || message.contains("context window");
     match status {
-        400 | 413 | 422 if context => UpstreamError::fatal(GatewayError::UpstreamContextExceeded { model, reason }),
-        413 => UpstreamError::fatal(GatewayError::UpstreamContextExceeded { model, reason }),
-        401 | 403 => UpstreamError::fatal(GatewayError::ProviderError {
-            model,
-            reason: "the provider rejected the gateway's own credentials for this deployment (not your API key).".into(),
-        }),
-        404 => UpstreamError::fatal(GatewayError::ProviderError {
-            model,
-            reason: "the provider does not know this deployment's upstream model; the gateway's route is misconfigured.".into(),
-        }),
-        429 if code == "insufficient_quota" || kind == "insufficient_quota" => UpstreamError {
-            error: GatewayError::ProviderError {
+        400 | 413 | 422 if context => classify::context_exceeded(model, reason),
+        429 if code == "insufficient_quota" || kind == "insufficient_quota" => {
+            classify::account_exhausted(
                 model,
-                reason: "the gateway's account at the provider has exhausted its quota.".into(),
-            },
-            retriable: true,
-            retry_after: None,
-            cool_down: true,
-        },
-        429 => UpstreamError {
-            error: GatewayError::RateLimited {
-                retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
-                scope: RateLimitScope::Upstream,
-            },
-            retriable: true,
+                "the gateway's account at the provider has exhausted its quota.",
+            )
+        }
+        _ => classify::by_status(ErrorAnswer {
+            status,
+            model,
+            reason,
+            param,
             retry_after,
-            cool_down: false,
-        },
-        408 | 409 | 500..=599 => UpstreamError {
-            error: GatewayError::ProviderError {
-                model,
-                reason: format!("the provider answered HTTP {status}."),
-            },
-            retriable: true,
-            retry_after,
-            cool_down: false,
-        },
-        _ => UpstreamError::fatal(GatewayError::invalid(
-            format!("The provider rejected the request: {reason} Fix the request and retry."),
-            param.as_deref(),
-        )),
+        }),
     }
 }
 
@@ -133,6 +106,17 @@ mod tests {
     #[test]
     fn quota_cools_down_and_rate_limit_retries() {
         assert!(map(429, r#"{"error":{"code":"insufficient_quota"}}"#).cool_down);
+        // DeepSeek (OpenAI-compatible): the gateway's account is out of money.
+        let broke = map(
+            402,
+            r#"{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}"#,
+        );
+        assert_eq!(
+            (broke.error.status(), broke.error.error_type()),
+            (502, "provider_error")
+        );
+        assert!(broke.cool_down && broke.retriable);
+        assert!(!broke.error.message().contains("Fix the request"));
         assert!(map(429, "{}").retriable);
         assert!(!map(400, "{}").retriable);
     }
