@@ -58,6 +58,9 @@ pub struct StorageConfig {
     pub redis_url: Option<String>,
     pub redis_prefix: String,
     pub files_dir: String,
+    /// Usage records waiting for the database (an outage) past which new billable
+    /// requests are refused with 503 rather than served unbilled.
+    pub max_unwritten_records: usize,
 }
 
 impl Default for StorageConfig {
@@ -67,6 +70,7 @@ impl Default for StorageConfig {
             redis_url: None,
             redis_prefix: "modelgate:".into(),
             files_dir: "data/files".into(),
+            max_unwritten_records: 100_000,
         }
     }
 }

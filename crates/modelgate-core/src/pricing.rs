@@ -15,18 +15,22 @@ pub struct ChatReservation {
 
 /// Without a client limit, reserve for the smaller of the model's max output and what
 /// is left of its context window after the prompt (its lower bound: the most room).
+/// The output limit holds per choice, so `choices` (`n`) multiplies the output part;
+/// the prompt is billed once.
 pub fn chat_reservation(
     model: &Model,
     prompt: PromptBounds,
     client_limit: Option<u64>,
+    choices: u64,
 ) -> ChatReservation {
     let room = model.context_window.saturating_sub(prompt.lower);
     let output_limit = client_limit.unwrap_or_else(|| model.max_output_tokens.min(room));
-    let amount = model
-        .pricing
-        .input
-        .cost(prompt.upper)
-        .saturating_add(model.pricing.output.cost(output_limit));
+    let amount = model.pricing.input.cost(prompt.upper).saturating_add(
+        model
+            .pricing
+            .output
+            .cost(output_limit.saturating_mul(choices.max(1))),
+    );
     ChatReservation {
         amount,
         output_limit,

@@ -73,17 +73,77 @@ impl Tokenizer {
     }
 }
 
-/// Walks every text of a chat request, and counts the non-text parts.
+/// Tokens per byte of an inline file or audio part, an upper bound for every provider:
+/// a PDF page costs at most ~3,000 tokens (image + text) and takes at least ~500
+/// bytes; audio at most ~32 tokens per second, which takes well over 5 bytes.
+pub const INLINE_DATA_TOKENS_PER_BYTE: u64 = 6;
+
+/// What one content part can cost.
+enum Part<'a> {
+    Text(&'a str),
+    /// Tokens at most (images, inline files and audio).
+    Bounded(u64),
+    /// Nothing in the request bounds it (a file by id, an unknown part type).
+    Unbounded,
+}
+
+/// A part is what its `type` says: a `text` field on an image part is not its cost.
+fn classify(part: &Value) -> Part<'_> {
+    let kind = part.get("type").and_then(Value::as_str);
+    let inline = |field: &str, data: &str| {
+        part.get(field)
+            .and_then(|v| v.get(data))
+            .and_then(Value::as_str)
+            .map(|d| Part::Bounded((d.len() as u64).saturating_mul(INLINE_DATA_TOKENS_PER_BYTE)))
+            .unwrap_or(Part::Unbounded)
+    };
+    match kind {
+        Some("text") | None => part
+            .get("text")
+            .and_then(Value::as_str)
+            .map_or(Part::Unbounded, Part::Text),
+        Some("image_url") => Part::Bounded(NON_TEXT_PART_MAX),
+        Some("input_audio") => inline("input_audio", "data"),
+        Some("file") => inline("file", "file_data"),
+        Some(_) => Part::Unbounded,
+    }
+}
+
+/// 400 naming the first content part whose cost nothing in the request bounds: the
+/// reservation must be an upper bound of everything forwarded (DESIGN §4).
+pub fn check_boundable(req: &ChatCompletionRequest) -> Result<(), crate::GatewayError> {
+    for (i, m) in req.messages.iter().enumerate() {
+        let Some(Value::Array(parts)) = &m.content else {
+            continue;
+        };
+        for (j, p) in parts.iter().enumerate() {
+            if matches!(classify(p), Part::Unbounded) {
+                let param = format!("messages[{i}].content[{j}]");
+                return Err(crate::GatewayError::invalid(
+                    format!(
+                        "'{param}' cannot be priced before the call: send text, an image_url, or a file or audio part with its data inline (files by id are not accepted here)."
+                    ),
+                    Some(&param),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Walks every text of a chat request; returns the token bound of its other parts.
 fn for_each_text(req: &ChatCompletionRequest, mut text: impl FnMut(&str)) -> u64 {
-    let mut non_text = 0;
+    let mut non_text = 0u64;
     for m in &req.messages {
         match &m.content {
             Some(Value::String(s)) => text(s),
             Some(Value::Array(parts)) => {
                 for p in parts {
-                    match p.get("text").and_then(Value::as_str) {
-                        Some(t) => text(t),
-                        None => non_text += 1,
+                    match classify(p) {
+                        Part::Text(t) => text(t),
+                        Part::Bounded(n) => non_text = non_text.saturating_add(n),
+                        // Refused by `check_boundable`; counted by its JSON otherwise.
+                        Part::Unbounded => text(&p.to_string()),
                     }
                 }
             }
@@ -131,7 +191,7 @@ pub fn chat_prompt_bounds(req: &ChatCompletionRequest) -> PromptBounds {
     });
     PromptBounds {
         lower: words,
-        upper: framing(req) + bytes + non_text * NON_TEXT_PART_MAX,
+        upper: (framing(req) + bytes).saturating_add(non_text),
         exact: false,
     }
 }
@@ -149,7 +209,7 @@ pub fn exact_chat_prompt_bounds(
     });
     ok.then(|| PromptBounds {
         lower: tokens,
-        upper: framing(req) + tokens + non_text * NON_TEXT_PART_MAX,
+        upper: (framing(req) + tokens).saturating_add(non_text),
         exact: true,
     })
 }
@@ -190,6 +250,27 @@ mod tests {
         );
         assert!(exact.upper < cheap.upper / 3);
         assert!(cheap.lower <= exact.lower);
+    }
+
+    #[test]
+    fn parts_cost_what_their_type_says() {
+        // A `text` field does not make an image part cheap.
+        let r = req(
+            r#"{"model":"a/b","messages":[{"role":"user","content":[{"type":"image_url","text":"x","image_url":{"url":"data:x"}}]}]}"#,
+        );
+        assert!(chat_prompt_bounds(&r).upper >= NON_TEXT_PART_MAX);
+        let data = "A".repeat(100_000);
+        let r = req(&format!(
+            r#"{{"model":"a/b","messages":[{{"role":"user","content":[{{"type":"file","file":{{"file_data":"{data}"}}}}]}}]}}"#
+        ));
+        assert!(check_boundable(&r).is_ok());
+        assert!(chat_prompt_bounds(&r).upper >= 600_000);
+        let r = req(
+            r#"{"model":"a/b","messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_id":"file-1"}}]}]}"#,
+        );
+        let e = check_boundable(&r).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.message().contains("messages[0].content[1]"));
     }
 
     #[test]

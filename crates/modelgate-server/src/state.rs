@@ -4,7 +4,7 @@ use crate::auth::AuthCache;
 use crate::billing::Ledger;
 use crate::limits::{Limiter, RedisCells};
 use crate::tasks::Tasks;
-use crate::usage::UsageSink;
+use crate::usage::{Backlog, UsageSink};
 use modelgate_core::catalog::Catalog;
 use modelgate_core::config::ConfigFile;
 use modelgate_core::router::health::HealthTracker;
@@ -61,11 +61,13 @@ impl AppState {
             Duration::from_millis(opts.config.health.cooldown_ms),
         );
         let tasks = Tasks::default();
+        let backlog = Backlog::new(opts.config.storage.max_unwritten_records);
         let ledger = Arc::new(Ledger::new(
             Arc::clone(&opts.store),
             crate::request_id::new_request_id().replacen("req_", "gw_", 1),
+            backlog.clone(),
         ));
-        let usage = UsageSink::start(Arc::clone(&opts.store), Arc::clone(&ledger));
+        let usage = UsageSink::start(Arc::clone(&opts.store), Arc::clone(&ledger), backlog);
         let redis = match &opts.config.storage.redis_url {
             Some(url) => Some(RedisCells::connect(url, &opts.config.storage.redis_prefix).await?),
             None => None,

@@ -1,42 +1,112 @@
 //! Usage records and charges are written in batches off the request path: a channel
 //! feeds one writer that commits every `FLUSH_EVERY` or `BATCH` records, whichever
-//! comes first, records and charges in one transaction. A crash loses at most the
-//! last flush interval (unbilled usage, never an overdraft: the money stays leased).
+//! comes first, records and charges in one transaction.
+//!
+//! No charge is ever dropped. A batch the store refuses while it is reachable is split
+//! so one bad record cannot take its neighbours' charges with it; while the store is
+//! unreachable the writer keeps everything in memory and retries with backoff until
+//! it is written. Past `max_unwritten` records, `Ledger::reserve` refuses new billable
+//! work (503) rather than serve it unbilled. What a crash loses is documented in the
+//! README: the records not yet written, and the charges of requests still running.
 
 use crate::billing::Ledger;
+use modelgate_core::router::backoff::Backoff;
 use modelgate_store::{Charge, SettleBatch, Store, UsageRecord};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const BATCH: usize = 512;
-const QUEUE: usize = 65_536;
+/// Waits between writes while the store is failing.
+const RETRY: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
 
 enum Msg {
     Record(Box<UsageRecord>, Option<Charge>),
     Flush(oneshot::Sender<()>),
 }
 
+struct Pending {
+    record: UsageRecord,
+    charge: Option<Charge>,
+}
+
+/// How many records are waiting for the store, shared with the ledger's admission.
+#[derive(Clone, Default)]
+pub struct Backlog {
+    unwritten: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Backlog {
+    pub fn new(limit: usize) -> Backlog {
+        Backlog {
+            unwritten: Arc::default(),
+            limit: limit.max(1),
+        }
+    }
+
+    pub fn unwritten(&self) -> usize {
+        self.unwritten.load(Ordering::Relaxed)
+    }
+
+    /// True when new billable work must wait for the store to catch up.
+    pub fn full(&self) -> bool {
+        self.unwritten() >= self.limit
+    }
+
+    fn add(&self) -> usize {
+        let n = self.unwritten.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("modelgate_usage_unwritten_records").set(n as f64);
+        n
+    }
+
+    fn written(&self, n: usize) {
+        let left = self
+            .unwritten
+            .fetch_sub(n, Ordering::Relaxed)
+            .saturating_sub(n);
+        metrics::gauge!("modelgate_usage_unwritten_records").set(left as f64);
+    }
+}
+
 #[derive(Clone)]
 pub struct UsageSink {
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
+    backlog: Backlog,
 }
 
 impl UsageSink {
-    pub fn start(store: Arc<dyn Store>, ledger: Arc<Ledger>) -> UsageSink {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(store, ledger, rx));
-        UsageSink { tx }
+    pub fn start(store: Arc<dyn Store>, ledger: Arc<Ledger>, backlog: Backlog) -> UsageSink {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = Writer {
+            store,
+            ledger,
+            rx,
+            backlog: backlog.clone(),
+            queue: VecDeque::new(),
+            waiters: Vec::new(),
+            closed: false,
+        };
+        tokio::spawn(writer.run());
+        UsageSink { tx, backlog }
     }
 
     pub async fn record(&self, record: UsageRecord, charge: Option<Charge>) {
-        if self
-            .tx
-            .send(Msg::Record(Box::new(record), charge))
-            .await
-            .is_err()
-        {
+        // Past twice the bound (refusals keep coming while billable work is already
+        // refused) a record that carries no money is dropped, and counted; a charge
+        // never is.
+        if charge.is_none() && self.backlog.unwritten() >= self.backlog.limit.saturating_mul(2) {
+            metrics::counter!("modelgate_usage_records_dropped_total").increment(1);
+            return;
+        }
+        self.backlog.add();
+        if self.tx.send(Msg::Record(Box::new(record), charge)).is_err() {
             tracing::error!("usage writer is gone; a usage record was lost");
         }
     }
@@ -44,69 +114,185 @@ impl UsageSink {
     /// Waits until everything recorded so far is written (tests, shutdown).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+        if self.tx.send(Msg::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
+
+    pub fn backlog(&self) -> &Backlog {
+        &self.backlog
+    }
 }
 
-async fn writer(store: Arc<dyn Store>, ledger: Arc<Ledger>, mut rx: mpsc::Receiver<Msg>) {
-    let mut batch = SettleBatch {
-        instance_id: ledger.instance_id().to_owned(),
-        ..SettleBatch::default()
-    };
-    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
-    loop {
+struct Writer {
+    store: Arc<dyn Store>,
+    ledger: Arc<Ledger>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    backlog: Backlog,
+    queue: VecDeque<Pending>,
+    waiters: Vec<oneshot::Sender<()>>,
+    closed: bool,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let mut failures = 0u32;
+        loop {
+            if self.queue.is_empty() {
+                for w in self.waiters.drain(..) {
+                    let _ = w.send(());
+                }
+                if self.closed {
+                    return;
+                }
+                match self.rx.recv().await {
+                    Some(msg) => self.take(msg),
+                    None => self.closed = true,
+                }
+                continue;
+            }
+            if failures == 0 {
+                self.gather().await;
+            }
+            if self.write_queue().await {
+                failures = 0;
+            } else {
+                let wait = RETRY.ceiling(failures);
+                failures = failures.saturating_add(1);
+                tracing::warn!(
+                    unwritten = self.queue.len(),
+                    retry_in_ms = wait.as_millis() as u64,
+                    "the store is unreachable; usage records and charges are kept in memory"
+                );
+                self.receive_for(wait).await;
+            }
+        }
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Record(record, charge) => {
+                let charge = charge.map(|mut c| {
+                    c.request_id.clone_from(&record.request_id);
+                    c
+                });
+                self.queue.push_back(Pending {
+                    record: *record,
+                    charge,
+                });
+            }
+            Msg::Flush(w) => self.waiters.push(w),
+        }
+    }
+
+    /// Collects records for up to `FLUSH_EVERY`, a full batch, or a flush request.
+    async fn gather(&mut self) {
         let deadline = tokio::time::sleep(FLUSH_EVERY);
         tokio::pin!(deadline);
-        let mut closed = false;
-        while batch.records.len() < BATCH && waiters.is_empty() {
+        while self.queue.len() < BATCH && self.waiters.is_empty() && !self.closed {
             tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some(Msg::Record(r, charge)) => {
-                        if let Some(mut c) = charge {
-                            c.request_id.clone_from(&r.request_id);
-                            batch.charges.push(c);
-                        }
-                        batch.records.push(*r);
-                    }
-                    Some(Msg::Flush(w)) => waiters.push(w),
-                    None => { closed = true; break; }
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.take(msg),
+                    None => self.closed = true,
                 },
-                _ = &mut deadline, if !batch.records.is_empty() => break,
+                _ = &mut deadline => break,
             }
         }
-        if !batch.records.is_empty() {
-            write(store.as_ref(), &ledger, &batch).await;
-            batch.records.clear();
-            batch.charges.clear();
-        }
-        for w in waiters.drain(..) {
-            let _ = w.send(());
-        }
-        if closed {
-            return;
+    }
+
+    /// Keeps receiving (nothing waits on the writer) while it backs off.
+    async fn receive_for(&mut self, wait: Duration) {
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
+        while !self.closed {
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.take(msg),
+                    None => self.closed = true,
+                },
+                _ = &mut deadline => break,
+            }
         }
     }
-}
 
-/// Retries a failed write a few times; the batch stays in memory meanwhile.
-async fn write(store: &dyn Store, ledger: &Ledger, batch: &SettleBatch) {
-    for attempt in 0..5u32 {
-        match store.settle(batch).await {
+    /// Writes the queue batch by batch; false when the store is unreachable (the rest
+    /// stays queued, in order).
+    async fn write_queue(&mut self) -> bool {
+        while !self.queue.is_empty() {
+            let n = self.queue.len().min(BATCH);
+            let batch: Vec<Pending> = self.queue.drain(..n).collect();
+            match self.write(&batch).await {
+                Ok(()) => {}
+                Err(()) if self.store.ping().await.is_ok() => {
+                    // Reachable but refused: one record is bad; find it, keep the rest.
+                    if let Err(rest) = self.isolate(batch).await {
+                        self.requeue(rest);
+                        return false;
+                    }
+                }
+                Err(()) => {
+                    self.requeue(batch);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn requeue(&mut self, batch: Vec<Pending>) {
+        for p in batch.into_iter().rev() {
+            self.queue.push_front(p);
+        }
+    }
+
+    async fn write(&self, batch: &[Pending]) -> Result<(), ()> {
+        let settle = SettleBatch {
+            instance_id: self.ledger.instance_id().to_owned(),
+            records: batch.iter().map(|p| p.record.clone()).collect(),
+            charges: batch.iter().filter_map(|p| p.charge.clone()).collect(),
+        };
+        match self.store.settle(&settle).await {
             Ok(()) => {
-                ledger.written(&batch.charges);
-                return;
+                self.ledger.written(&settle.charges);
+                self.backlog.written(batch.len());
+                Ok(())
             }
             Err(e) => {
-                tracing::warn!(error = %e, attempt, records = batch.records.len(), "writing usage records failed");
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                tracing::warn!(error = %e, records = batch.len(), "writing usage records failed");
+                Err(())
             }
         }
     }
-    tracing::error!(
-        records = batch.records.len(),
-        charges = batch.charges.len(),
-        "usage batch dropped after 5 failed writes; its money stays leased until the lease expires"
-    );
+
+    /// Writes each record alone; one the store still refuses is written with its
+    /// client-supplied fields scrubbed, and failing that its charge alone. Returns the
+    /// records not written when the store stops answering meanwhile.
+    async fn isolate(&self, batch: Vec<Pending>) -> Result<(), Vec<Pending>> {
+        let mut rest = batch.into_iter();
+        while let Some(p) = rest.next() {
+            let single = std::slice::from_ref(&p);
+            if self.write(single).await.is_ok() {
+                continue;
+            }
+            let mut scrubbed = p;
+            scrubbed.record.model = "(invalid)".into();
+            scrubbed.record.provider = None;
+            if self.write(std::slice::from_ref(&scrubbed)).await.is_ok() {
+                tracing::error!(request_id = %scrubbed.record.request_id, "a usage record was refused by the store; written with its model scrubbed");
+                continue;
+            }
+            if self.store.ping().await.is_err() {
+                let mut left = vec![scrubbed];
+                left.extend(rest);
+                return Err(left);
+            }
+            // Still refused while reachable: keep it for later rather than drop money,
+            // behind the others so that it blocks nobody's charges.
+            tracing::error!(request_id = %scrubbed.record.request_id, "a usage record is refused by the store; retrying it later");
+            let mut left: Vec<Pending> = rest.collect();
+            left.push(scrubbed);
+            return Err(left);
+        }
+        Ok(())
+    }
 }

@@ -59,6 +59,41 @@ impl Gcra {
     }
 }
 
+impl Gcra {
+    /// Corrects an earlier admission by `delta` units: a negative delta returns units
+    /// that were not used, a positive one charges usage beyond what was admitted (the
+    /// cell then refuses until that debt has refilled, at most an hour of it).
+    pub fn correct(&mut self, per_minute: u64, delta: i64, now: Instant) {
+        if per_minute == 0 || delta == 0 {
+            return;
+        }
+        if delta < 0 {
+            self.refund(per_minute, delta.unsigned_abs());
+            return;
+        }
+        let units = delta.unsigned_abs().min(per_minute.saturating_mul(60));
+        let Some(debt) =
+            Self::interval(per_minute).checked_mul(u32::try_from(units).unwrap_or(u32::MAX))
+        else {
+            return;
+        };
+        let tat = self.tat.map_or(now, |tat| tat.max(now));
+        self.tat = tat.checked_add(debt).or(Some(tat));
+    }
+
+    /// Units admissible now, and how long until the cell is back to a full burst.
+    pub fn headroom(&self, per_minute: u64, now: Instant) -> (u64, Duration) {
+        let Some(tat) = self.tat.filter(|tat| *tat > now) else {
+            return (per_minute, Duration::ZERO);
+        };
+        let used = tat - now;
+        let free = WINDOW.saturating_sub(used);
+        let interval = Self::interval(per_minute);
+        let units = (free.as_nanos() / interval.as_nanos().max(1)) as u64;
+        (units.min(per_minute), used)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +118,22 @@ mod tests {
         assert!(g.admit(1000, 200, t0).is_err());
         g.refund(1000, 500);
         assert!(g.admit(1000, 200, t0).is_ok());
+    }
+
+    #[test]
+    fn usage_beyond_the_admission_is_owed() {
+        // 120 tokens used against a 100 tpm cell admitted at 100: the next request
+        // waits until the 20 extra have refilled too.
+        let mut g = Gcra::new();
+        let t0 = Instant::now();
+        assert!(g.admit(100, 120, t0).is_ok());
+        g.correct(100, 20, t0);
+        assert!(g.admit(100, 1, t0).is_err());
+        assert!(g.admit(100, 1, t0 + Duration::from_secs(12)).is_err());
+        assert!(g.admit(100, 1, t0 + Duration::from_millis(12_700)).is_ok());
+        let (left, reset) = g.headroom(100, t0 + Duration::from_millis(12_700));
+        assert_eq!(left, 0);
+        assert!(reset > Duration::from_secs(59));
     }
 
     #[test]

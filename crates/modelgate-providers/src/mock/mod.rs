@@ -70,19 +70,24 @@ impl Answer {
             words.push("ok".into());
         }
         let limit = call.request.output_limit().or(call.max_output_tokens);
+        let mut reasoning_words: Vec<&str> = Vec::new();
+        let reasoning_text = call
+            .effort
+            .map(|e| format!("Reasoning at {} effort.", e.as_str()));
+        if let Some(r) = &reasoning_text {
+            reasoning_words = r.split_whitespace().collect();
+        }
+        // Like real reasoning models, the output limit covers reasoning and answer.
         let mut finish_reason = "stop";
         if let Some(limit) = limit.and_then(|l| usize::try_from(l).ok()) {
-            if words.len() > limit {
-                words.truncate(limit);
+            if reasoning_words.len() + words.len() > limit {
+                reasoning_words.truncate(limit);
+                words.truncate(limit - reasoning_words.len());
                 finish_reason = "length";
             }
         }
-        let reasoning = call
-            .effort
-            .map(|e| format!("Reasoning at {} effort.", e.as_str()));
-        let reasoning_words = reasoning
-            .as_deref()
-            .map_or(0, |r| r.split_whitespace().count());
+        let reasoning = (!reasoning_words.is_empty()).then(|| reasoning_words.join(" "));
+        let reasoning_words = reasoning_words.len();
         let usage = Usage::new(prompt_words as u64, (words.len() + reasoning_words) as u64);
         Answer {
             reasoning,

@@ -8,6 +8,7 @@
 
 mod keys;
 
+use crate::usage::Backlog;
 use keys::KeyBook;
 use modelgate_core::error::InsufficientBalance;
 use modelgate_core::money::NanoUsd;
@@ -57,6 +58,7 @@ impl AccountBook {
 
 pub struct Ledger {
     instance_id: String,
+    backlog: Backlog,
     store: Arc<dyn Store>,
     accounts: Mutex<HashMap<String, Arc<AccountBook>>>,
     keys: KeyBook,
@@ -86,29 +88,45 @@ impl Hold {
         NanoUsd(self.amount)
     }
 
-    /// Charges `cost` and releases the rest; the charge goes to the batch writer.
-    pub fn settle(mut self, cost: NanoUsd) -> Option<Charge> {
+    /// Charges `cost`, never more than was held (so no request can take a balance
+    /// below zero), and releases the rest. Returns what was charged and the charge
+    /// for the batch writer.
+    pub fn settle(mut self, cost: NanoUsd) -> (NanoUsd, Option<Charge>) {
         self.settled = true;
-        let (amount, cost) = (self.amount, cost.0.max(0));
+        let amount = self.amount;
+        let cost = if cost.0 > amount {
+            // Usage beyond the reservation means a bound was wrong: bill the bound.
+            tracing::warn!(
+                cost_nano = cost.0,
+                held_nano = amount,
+                "usage cost more than its reservation; charged the reservation"
+            );
+            metrics::counter!("modelgate_charges_capped_total").increment(1);
+            amount
+        } else {
+            cost.0.max(0)
+        };
         self.book.with(|l| {
             l.reserved -= amount;
             l.pending += cost;
         });
         let period_start = self.key.take().map(|k| k.settle(cost)).unwrap_or(0);
-        (cost > 0).then(|| Charge {
+        let charge = (cost > 0).then(|| Charge {
             account_id: self.account_id.clone(),
             key_id: self.key_id.clone(),
             request_id: String::new(),
             amount_nano: cost,
             key_period_start: period_start,
-        })
+        });
+        (NanoUsd(cost), charge)
     }
 }
 
 impl Ledger {
-    pub fn new(store: Arc<dyn Store>, instance_id: String) -> Ledger {
+    pub fn new(store: Arc<dyn Store>, instance_id: String, backlog: Backlog) -> Ledger {
         Ledger {
             instance_id,
+            backlog,
             keys: KeyBook::new(Arc::clone(&store)),
             store,
             accounts: Mutex::new(HashMap::new()),
@@ -136,6 +154,15 @@ impl Ledger {
         key: &ApiKey,
         amount: NanoUsd,
     ) -> Result<Hold, GatewayError> {
+        if self.backlog.full() {
+            // §4: never serve what cannot be billed.
+            return Err(GatewayError::NotReady {
+                reason: format!(
+                    "{} usage records are waiting for the database, so new billable requests are paused until they are written.",
+                    self.backlog.unwritten()
+                ),
+            });
+        }
         let amount = amount.0.max(0);
         let key_hold = self.keys.reserve(key, amount).await?;
         let book = self.book(&account.id);

@@ -52,6 +52,12 @@ impl Local {
         });
     }
 
+    /// tpm corrected to actual usage (`delta` = used - admitted).
+    pub fn correct_tokens(&self, cell: &str, limits: Effective, delta: i64) {
+        let now = Instant::now();
+        self.with(cell, |c| c.tpm.correct(limits.tpm, delta, now));
+    }
+
     pub fn release_slot(&self, cell: &str) {
         self.with(cell, |c| c.in_flight = c.in_flight.saturating_sub(1));
     }

@@ -129,17 +129,21 @@ impl Limiter {
 
 impl Admission {
     /// tpm is charged at admission with the reserved tokens and corrected to the
-    /// actual usage here (DESIGN §3).
+    /// actual usage here (DESIGN §3): what was not used comes back, usage beyond what
+    /// the cell admitted (it admits at most one full burst) is owed.
     pub fn settle(self, actual_tokens: u64) {
-        for g in &self.grants {
-            let unused = g.tokens.saturating_sub(actual_tokens);
+        for g in self.grants.iter().filter(|g| g.limits.tpm > 0) {
+            let admitted = g.tokens.min(g.limits.tpm);
+            let delta = i64::try_from(actual_tokens)
+                .unwrap_or(i64::MAX)
+                .saturating_sub(i64::try_from(admitted).unwrap_or(i64::MAX));
             match &self.limiter.cells {
-                Cells::Local(l) => l.refund(&g.cell, g.limits, 0, unused),
+                Cells::Local(l) => l.correct_tokens(&g.cell, g.limits, delta),
                 Cells::Redis(r) => {
                     let (r, cell, limits) = (r.clone(), g.cell.clone(), g.limits);
                     self.limiter
                         .tasks
-                        .spawn(async move { r.refund(&cell, limits, 0, unused).await });
+                        .spawn(async move { r.correct_tokens(&cell, limits, delta).await });
                 }
             }
         }

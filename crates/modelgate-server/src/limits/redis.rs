@@ -29,6 +29,26 @@ redis.call('SET', KEYS[1], string.format('%.0f', tat - tonumber(ARGV[1]) * tonum
 return 0
 ";
 
+/// Corrects by ARGV[2] (signed) units of ARGV[1] microseconds: a refund moves the
+/// arrival time back, a debt forward from now.
+const CORRECT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local d = tonumber(ARGV[1]) * tonumber(ARGV[2])
+if d < 0 then
+  if tat == 0 then return 0 end
+  tat = tat + d
+else
+  if tat < now then tat = now end
+  tat = tat + d
+end
+local ttl = math.floor((tat - now) / 1000) + 1000
+if ttl < 1000 then ttl = 1000 end
+redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', ttl)
+return 0
+";
+
 /// A concurrency slot; the counter expires if every holder died.
 const TAKE_SLOT: &str = r"
 local n = redis.call('INCR', KEYS[1])
@@ -152,6 +172,23 @@ impl RedisCells {
     pub async fn refund(&self, cell: &str, limits: Effective, requests: u64, tokens: u64) {
         self.refund_units(cell, "rpm", limits.rpm, requests).await;
         self.refund_units(cell, "tpm", limits.tpm, tokens).await;
+    }
+
+    /// tpm corrected to actual usage (`delta` = used - admitted).
+    pub async fn correct_tokens(&self, cell: &str, limits: Effective, delta: i64) {
+        if limits.tpm == 0 || delta == 0 {
+            return;
+        }
+        let bound = i64::try_from(limits.tpm.saturating_mul(60)).unwrap_or(i64::MAX);
+        let r: Result<i64, _> = Script::new(CORRECT)
+            .key(self.key(cell, "tpm"))
+            .arg(interval_us(limits.tpm))
+            .arg(delta.clamp(-bound, bound))
+            .invoke_async(&mut self.conn.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "rate-limit correction in Redis failed");
+        }
     }
 
     pub async fn release_slot(&self, cell: &str) {

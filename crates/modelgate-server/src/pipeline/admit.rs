@@ -90,6 +90,7 @@ pub async fn admit_chat(
     request: &ChatCompletionRequest,
 ) -> Result<Admitted, GatewayError> {
     request.validate()?;
+    modelgate_core::tokens::check_boundable(request)?;
     let mut resolved = admit(state, authed, &request.model, Operation::ChatCompletions)?;
     if resolved.effort.is_none() {
         if let Some((text, param)) = request.body_effort() {
@@ -104,16 +105,21 @@ pub async fn admit_chat(
             .unwrap_or(b)
     };
     let wanted_output = request.output_limit();
+    let choices = u64::from(request.n.unwrap_or(1).max(1));
     let mut bounds = chat_prompt_bounds(request);
     // §1: 429 before 413; tpm is charged with the reserved tokens.
-    let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
+    let reserved_tokens = bounds.upper.saturating_add(
+        wanted_output
+            .unwrap_or(model.max_output_tokens)
+            .saturating_mul(choices),
+    );
     let admission = state.limiter.admit(authed, reserved_tokens).await?;
     // §1: 413 before 402. Count exactly only when the cheap bound cannot rule it out.
-    if bounds.upper + wanted_output.unwrap_or(0) > model.context_window {
+    if bounds.upper.saturating_add(wanted_output.unwrap_or(0)) > model.context_window {
         bounds = exact(bounds);
     }
     check_context(model, bounds, wanted_output)?;
-    let mut reservation = chat_reservation(model, bounds, wanted_output);
+    let mut reservation = chat_reservation(model, bounds, wanted_output, choices);
     let mut held = state
         .ledger
         .reserve(&authed.account, &authed.key, reservation.amount)
@@ -124,7 +130,7 @@ pub async fn admit_chat(
     {
         // Near the limit: the exact count may show that the request fits after all.
         bounds = exact(bounds);
-        reservation = chat_reservation(model, bounds, wanted_output);
+        reservation = chat_reservation(model, bounds, wanted_output, choices);
         held = state
             .ledger
             .reserve(&authed.account, &authed.key, reservation.amount)
@@ -145,7 +151,8 @@ fn check_context(
     bounds: PromptBounds,
     wanted_output: Option<u64>,
 ) -> Result<(), GatewayError> {
-    if model.context_window > 0 && bounds.lower + wanted_output.unwrap_or(0) > model.context_window
+    if model.context_window > 0
+        && bounds.lower.saturating_add(wanted_output.unwrap_or(0)) > model.context_window
     {
         return Err(GatewayError::ContextWindowExceeded {
             model: model.id.clone(),
@@ -263,10 +270,12 @@ pub async fn admit_responses(
     let model = &resolved.model;
     let bounds = request.bounds();
     let wanted_output = request.max_output_tokens;
-    let reserved_tokens = bounds.upper + wanted_output.unwrap_or(model.max_output_tokens);
+    let reserved_tokens = bounds
+        .upper
+        .saturating_add(wanted_output.unwrap_or(model.max_output_tokens));
     let admission = state.limiter.admit(authed, reserved_tokens).await?;
     check_context(model, bounds, wanted_output)?;
-    let reservation = chat_reservation(model, bounds, wanted_output);
+    let reservation = chat_reservation(model, bounds, wanted_output, 1);
     reserve(
         state,
         authed,

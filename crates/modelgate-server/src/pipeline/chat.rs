@@ -350,9 +350,9 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
         .clone()
         .unwrap_or_else(|| estimate_usage(&request, relay.content_chunks));
     let cost = chat_cost(&resolved.model, &usage);
-    record.set_usage(&usage, cost);
     // Tokens produced before a disconnect or a failure are billed (DESIGN §4).
-    let charge = hold.settle(cost);
+    let (cost, charge) = hold.settle(cost);
+    record.set_usage(&usage, cost);
     admission.settle(usage.prompt_tokens + usage.completion_tokens);
     match failure {
         None => {

@@ -70,7 +70,7 @@ pub async fn handle<E: Endpoint>(
         Ok(k) => k,
         Err(early) => return answer_early(&state, record, early).await,
     };
-    record.inner.model = E::model(&request).to_owned();
+    record.set_requested_model(E::model(&request));
     let admitted = match E::admit(&state, &authed, &request).await {
         Ok(a) => a,
         Err(e) => return refuse(&state, record, ticket, e).await,

@@ -96,8 +96,8 @@ impl Ending {
         usage: &Usage,
         cost: NanoUsd,
     ) -> Response {
+        let (cost, charge) = self.hold.settle(cost);
         self.record.set_usage(usage, cost);
-        let charge = self.hold.settle(cost);
         self.admission
             .settle(usage.prompt_tokens + usage.completion_tokens);
         let body = match body {

@@ -37,6 +37,13 @@ impl Record {
         }
     }
 
+    /// The model as the client named it, for a request refused before the catalog
+    /// resolved it: bounded and printable, so one hostile string can neither bloat nor
+    /// poison a batch of records (PostgreSQL refuses NUL in text).
+    pub fn set_requested_model(&mut self, requested: &str) {
+        self.inner.model = sanitize_label(requested);
+    }
+
     pub fn set_usage(&mut self, usage: &Usage, cost: NanoUsd) {
         self.inner.prompt_tokens = usage.prompt_tokens;
         self.inner.completion_tokens = usage.completion_tokens;
@@ -60,5 +67,36 @@ impl Record {
         self.inner.latency_ms = self.started.elapsed().as_millis() as u64;
         crate::metrics::request_finished(&self.inner);
         state.usage.record(self.inner, charge).await;
+    }
+}
+
+/// Longest client-supplied label kept in a usage record.
+const LABEL_MAX: usize = 128;
+
+/// Keeps printable characters (control characters, NUL included, become `?`) and at
+/// most `LABEL_MAX` bytes, cut on a character boundary.
+pub fn sanitize_label(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(LABEL_MAX));
+    for c in text.chars() {
+        let c = if c.is_control() { '?' } else { c };
+        if out.len() + c.len_utf8() > LABEL_MAX {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize_label;
+
+    #[test]
+    fn labels_are_bounded_and_printable() {
+        assert_eq!(sanitize_label("demo/echo"), "demo/echo");
+        assert_eq!(sanitize_label("a\0b\nc"), "a?b?c");
+        let long = "é".repeat(200);
+        let cut = sanitize_label(&long);
+        assert!(cut.len() <= 128 && cut.chars().all(|c| c == 'é'));
     }
 }

@@ -135,8 +135,8 @@ fn stream(ending: Ending, first: SseEvent, rest: modelgate_providers::EventStrea
     tasks.spawn(async move {
         let (usage, failure) = relay(first, rest, &tx).await;
         let cost = chat_cost(&model, &usage);
+        let (cost, charge) = hold.settle(cost);
         record.set_usage(&usage, cost);
-        let charge = hold.settle(cost);
         admission.settle(usage.prompt_tokens + usage.completion_tokens);
         if let Some(e) = &failure {
             let mut body = e.to_body();

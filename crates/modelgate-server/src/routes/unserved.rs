@@ -48,7 +48,7 @@ async fn finish(
     model: &str,
     op: Operation,
 ) -> Response {
-    record.inner.model = model.to_owned();
+    record.set_requested_model(model);
     let e = match admit(&state, authed, model, op) {
         Err(e) => e,
         Ok(resolved) => GatewayError::ProviderUnavailable {

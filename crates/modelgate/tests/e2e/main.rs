@@ -15,6 +15,7 @@ mod embeddings;
 mod http_contract;
 mod idempotency;
 mod images;
+mod ledger;
 mod postgres;
 mod providers;
 mod responses;

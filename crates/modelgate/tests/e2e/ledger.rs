@@ -1,0 +1,266 @@
+//! Money under attack (DESIGN §4): hostile bytes, usage beyond a bound, limits gamed,
+//! the database gone mid-traffic. After each, the ledger must equal the balance,
+//! every answered request must be charged once, and no balance may be below zero.
+
+use crate::common::*;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+async fn account(gw: &Gateway, id: &str) -> Value {
+    let (status, body) = gw
+        .admin(reqwest::Method::GET, &format!("/admin/accounts/{id}"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn usd(v: &Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a USD amount: {v}"))
+}
+
+/// Polls until the account's usage records number `n` and its stored balance equals
+/// the ledger's sum; returns (balance, sum of the records' costs).
+async fn settled(gw: &Gateway, id: &str, key: &str, n: usize) -> (f64, f64) {
+    let records = gw.usage(key, n).await;
+    let cost: f64 = records.iter().map(|r| usd(&r["cost_usd"])).sum();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = account(gw, id).await;
+        let (balance, ledger) = (usd(&a["balance_usd"]), usd(&a["ledger_balance_usd"]));
+        if (balance - ledger).abs() < 1e-12 {
+            assert!(balance >= 0.0, "balance below zero: {a}");
+            return (balance, cost);
+        }
+        assert!(Instant::now() < deadline, "ledger never matched: {a}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn echo(text: &str, max_tokens: u64) -> Value {
+    json!({"model": "demo/echo", "max_tokens": max_tokens, "messages": user(text)})
+}
+
+#[tokio::test]
+async fn a_request_never_costs_more_than_it_held() {
+    let gw = Gateway::start("").await;
+    let (id, key) = gw.account_key(0.0, json!({}), json!({})).await;
+    let body = json!({"model": "demo/think:high", "max_tokens": 1, "messages": user("think hard about this")});
+    let refused = expect_error(
+        gw.chat_as(&key, body.clone()).await,
+        402,
+        "insufficient_balance",
+    )
+    .await;
+    let required = usd(&refused["error"]["details"]["required_usd"]);
+    // Exactly what this request reserves, and not a nano more.
+    let (status, _) = gw
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/accounts/{id}/credits"),
+            Some(json!({"amount_usd": required})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let resp = gw.chat_as(&key, body).await;
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert!(
+        answer["usage"]["completion_tokens"].as_u64().unwrap() <= 1,
+        "{answer}"
+    );
+    let (balance, cost) = settled(&gw, &id, &key, 2).await;
+    assert!(
+        cost <= required + 1e-12,
+        "charged {cost} for a hold of {required}"
+    );
+    assert!((balance - (required - cost)).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn every_choice_is_reserved() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw.account_key(0.0, json!({}), json!({})).await;
+    let required = |n: u32| {
+        let mut body = echo("hello", 1000);
+        body["n"] = json!(n);
+        let gw = &gw;
+        let key = key.clone();
+        async move {
+            let e = expect_error(gw.chat_as(&key, body).await, 402, "insufficient_balance").await;
+            usd(&e["error"]["details"]["required_usd"])
+        }
+    };
+    let (one, four) = (required(1).await, required(4).await);
+    // demo/echo output is $2 per million: 1,000 tokens per extra choice.
+    assert!(
+        ((four - one) - 3.0 * 1000.0 * 2.0 / 1e6).abs() < 1e-9,
+        "{one} {four}"
+    );
+}
+
+#[tokio::test]
+async fn parts_that_cannot_be_priced_are_refused() {
+    let gw = Gateway::start("").await;
+    let body = json!({"model": "demo/echo", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "read this"},
+        {"type": "file", "file": {"file_id": "file-abc"}}
+    ]}]});
+    let e = expect_error(gw.chat(body).await, 400, "invalid_request_error").await;
+    assert_eq!(
+        e["error"]["details"]["param"], "messages[0].content[1]",
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn tpm_counts_what_was_used() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw
+        .account_key(10.0, json!({"limits": {"tpm": 100}}), json!({}))
+        .await;
+    // ~110 prompt words: each request alone uses more than the whole minute allows.
+    let text = "word ".repeat(110);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(gw.chat_as(&key, echo(&text, 5)).await.status().as_u16());
+    }
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(statuses[1..].iter().all(|s| *s == 429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_hostile_model_string_never_costs_anyone_a_charge() {
+    let db = TestDatabase::create().await;
+    let gw = Gateway::start_on_database(&db.url, "", "").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    let (other_id, other) = gw.account_key(1.0, json!({}), json!({})).await;
+    let mut answered = 0;
+    for i in 0..6 {
+        if i == 3 {
+            // PostgreSQL refuses NUL in text: once this poisoned a whole batch.
+            let resp = gw
+                .chat_as(
+                    &key,
+                    json!({"model": "demo/\u{0}echo\u{7}", "messages": user("x")}),
+                )
+                .await;
+            assert_eq!(resp.status(), 404);
+        }
+        let who = if i % 2 == 0 { &key } else { &other };
+        assert_eq!(gw.chat_as(who, echo("pay for me", 10)).await.status(), 200);
+        answered += 1;
+    }
+    let (balance, cost) = settled(&gw, &id, &key, 4).await;
+    assert!(cost > 0.0 && (balance - (1.0 - cost)).abs() < 1e-12);
+    let (balance, cost) = settled(&gw, &other_id, &other, 3).await;
+    assert!(cost > 0.0 && (balance - (1.0 - cost)).abs() < 1e-12);
+    let records = gw.usage(&key, 4).await;
+    let refused = records.iter().find(|r| r["status"] == 404).unwrap();
+    assert_eq!(refused["model"], "demo/?echo?");
+    assert_eq!(answered, 6);
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can cut (every connection dropped,
+/// new ones refused) and restore: the database "gone for a minute".
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cut, cuts) = watch::channel(0u64);
+        let accept_up = Arc::clone(&up);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accept_up.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection close
+                }
+                let target = target.clone();
+                let mut cuts = cuts.clone();
+                // Only cuts after this connection opened end it.
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up, cut }
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charges_survive_a_database_outage() {
+    let db = TestDatabase::create().await;
+    let (host_db, name) = db.url.rsplit_once('/').unwrap();
+    let target = host_db.rsplit_once('@').map_or(host_db, |(_, h)| h);
+    let target = target.trim_start_matches("postgres://").to_owned();
+    let proxy = Proxy::start(target).await;
+    let user_part = host_db
+        .trim_start_matches("postgres://")
+        .split_once('@')
+        .map_or(String::new(), |(u, _)| format!("{u}@"));
+    let url = format!("postgres://{user_part}127.0.0.1:{}/{name}", proxy.port);
+    let gw = Gateway::start_on_database(&url, "max_unwritten_records = 6", "").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    // Leases the balance for the requests to come, while the database is there.
+    assert_eq!(gw.chat_as(&key, echo("before", 10)).await.status(), 200);
+    gw.usage(&key, 1).await;
+
+    proxy.down();
+    // Traffic for longer than the old writer's retries lasted (~3 s, then the batch
+    // was dropped): answered from the lease until the unwritten records reach the
+    // bound, then refused rather than served unbilled.
+    let (mut served, mut refused) = (0, 0);
+    let outage = Instant::now();
+    while outage.elapsed() < Duration::from_secs(5) {
+        let resp = gw.chat_as(&key, echo("during the outage", 10)).await;
+        match resp.status().as_u16() {
+            200 => served += 1,
+            503 => {
+                expect_error(resp, 503, "provider_unavailable").await;
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(served >= 3, "served {served}");
+    assert!(refused >= 1, "nothing refused past the bound");
+    let ready = gw.http.get(gw.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "storage is down");
+
+    proxy.restore();
+    let (balance, cost) = settled(&gw, &id, &key, 1 + served + refused).await;
+    let records = gw.usage(&key, 1 + served + refused).await;
+    let billed = records.iter().filter(|r| usd(&r["cost_usd"]) > 0.0).count();
+    assert_eq!(billed, 1 + served, "every answered request charged once");
+    assert!((balance - (1.0 - cost)).abs() < 1e-12, "{balance} {cost}");
+    // Billable work resumes once the backlog is written.
+    assert_eq!(gw.chat_as(&key, echo("after", 10)).await.status(), 200);
+}
