@@ -17,6 +17,8 @@ pub(crate) struct Directives {
     pub cut_after: Option<usize>,
     pub garbage: bool,
     pub safety: bool,
+    /// Answer 307 with this `Location` (a provider that moved, or a hostile one).
+    pub redirect: Option<String>,
     pub id: Option<String>,
     /// Every directive text seen, joined: the fail_times key when there is no id.
     pub source: String,
@@ -65,6 +67,7 @@ impl Directives {
             }
             "code" => self.code = Some(text(key, value)?),
             "id" => self.id = Some(text(key, value)?),
+            "redirect" => self.redirect = Some(text(key, value)?),
             "retry_after" => {
                 let secs = number::<f64>(key, value)?;
                 if !secs.is_finite() || secs < 0.0 {
@@ -81,7 +84,7 @@ impl Directives {
             _ => {
                 return Err(format!(
                     "unknown simulator directive '{key}' (known: status, code, retry_after, \
-                     fail_times, delay_ms, chunk_delay_ms, reset, cut_after, garbage, safety, id)"
+                     fail_times, delay_ms, chunk_delay_ms, reset, cut_after, garbage, safety, redirect, id)"
                 ))
             }
         }
@@ -187,6 +190,14 @@ mod tests {
         assert!(collect("m@stauts=503", []).unwrap_err().contains("stauts"));
         assert!(collect("m@status=abc", []).is_err());
         assert!(collect("m@status=42", []).is_err());
+    }
+
+    #[test]
+    fn redirect_takes_a_url() {
+        let d = collect("m", ["[[sim:redirect=http://127.0.0.1:9/v1/x,id=r]]"]).unwrap();
+        assert_eq!(d.redirect.as_deref(), Some("http://127.0.0.1:9/v1/x"));
+        assert_eq!(d.without_faults().redirect, None);
+        assert!(collect("m@redirect", []).is_err());
     }
 
     #[test]

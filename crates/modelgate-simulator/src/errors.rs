@@ -43,6 +43,15 @@ pub(crate) fn fault(provider: Provider, f: &Failure<'_>) -> Response {
     resp
 }
 
+/// 307 to `location`, empty body: clients that follow it resend the request there.
+pub(crate) fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(http::header::LOCATION, value);
+    }
+    resp
+}
+
 /// 400 for a request the simulator cannot read (bad JSON, missing fields, bad directive).
 pub(crate) fn invalid_request(provider: Provider, message: &str) -> Response {
     let body = match provider {

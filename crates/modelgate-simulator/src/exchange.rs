@@ -121,6 +121,9 @@ impl Req {
                 std::future::pending::<()>().await;
             }
         }
+        if let Some(location) = &d.redirect {
+            return Err(errors::redirect(location));
+        }
         if d.status.is_some() || d.code.is_some() {
             let failure = Failure {
                 status: d.status,

@@ -63,6 +63,7 @@
 //! | `cut_after=<n>` | stream: send n content chunks, then abort the connection (no finish event, no `[DONE]`); non-stream: send the headers and half the body, then abort |
 //! | `garbage` | 200 with a body that is not JSON (stream: one `data: {not json` event) |
 //! | `safety` | blocked answer: Gemini `SAFETY` without text, OpenAI `content_filter`, Anthropic `refusal` |
+//! | `redirect=<url>` | answer 307 with `Location: <url>` and no body |
 //! | `id=<string>` | groups requests for [`Simulator::requests_with_id`] and `fail_times` |
 //!
 //! Content chunks are those carrying answer data: OpenAI word and tool-call chunks

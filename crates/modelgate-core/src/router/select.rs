@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub enum Selection<'a> {
     Route(&'a Route),
+    /// The deployment cooled down and this attempt is its one half-open probe: the
+    /// caller reports the outcome and holds a `ProbeGuard` until then.
+    Probe(&'a Route),
     /// Every configured route is circuit-open; the soonest one reopens after this.
     AllOpen {
         retry_in: Duration,
@@ -70,7 +73,8 @@ pub fn select<'a>(
 
 fn claim<'a>(route: &'a Route, health: &HealthTracker, now: Instant) -> Selection<'a> {
     match health.acquire(route.deployment, now) {
-        CircuitState::Closed | CircuitState::Probe => Selection::Route(route),
+        CircuitState::Closed => Selection::Route(route),
+        CircuitState::Probe => Selection::Probe(route),
         CircuitState::Open { retry_in } => Selection::AllOpen { retry_in },
     }
 }

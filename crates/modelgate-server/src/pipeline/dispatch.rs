@@ -1,6 +1,7 @@
 //! Attempts with retries and failover (DESIGN §5): only retriable failures are retried,
 //! at most `max_retries` times, with backoff (or the upstream's Retry-After when it
-//! fits), each retry preferring another healthy deployment. Health is updated here.
+//! fits), each retry preferring another healthy deployment. Health is updated here:
+//! every attempt reports its outcome, a half-open probe included.
 
 use crate::state::AppState;
 use modelgate_core::catalog::{Model, Route};
@@ -42,8 +43,9 @@ where
     let mut tried: Vec<usize> = Vec::new();
     let mut last_error: Option<GatewayError> = None;
     loop {
-        let route = match select(&model.routes, &tried, &state.health, Instant::now()) {
-            Selection::Route(r) => r.clone(),
+        let (route, probe) = match select(&model.routes, &tried, &state.health, Instant::now()) {
+            Selection::Route(r) => (r.clone(), false),
+            Selection::Probe(r) => (r.clone(), true),
             Selection::AllOpen { retry_in } => {
                 // The request whose failure opened the circuit keeps its own error.
                 return Err(
@@ -67,6 +69,9 @@ where
         progress.count += 1;
         progress.provider = Some(route.provider.id.clone());
         let deployment = route.deployment;
+        // A probe whose attempt is dropped (client disconnect) must not keep the
+        // circuit half-open forever: the guard releases it unless reported.
+        let probe = probe.then(|| state.health.probe_guard(deployment));
         let started = Instant::now();
         let result = attempt(route.clone()).await;
         progress.upstream_time += started.elapsed();
@@ -74,6 +79,9 @@ where
             Ok(value) => {
                 crate::metrics::upstream_attempt(&route.provider.id, "ok");
                 state.health.record_success(deployment);
+                if let Some(guard) = probe {
+                    guard.reported();
+                }
                 return Ok(Dispatched { value, route });
             }
             Err(e) => e,
@@ -84,6 +92,13 @@ where
             state.health.cool_down(deployment, Instant::now());
         } else if failure.retriable {
             state.health.record_failure(deployment, Instant::now());
+        } else {
+            // §2: any non-retriable end (a client's bad request) closes a probing
+            // circuit; only retriable failures count against a deployment.
+            state.health.record_answered(deployment);
+        }
+        if let Some(guard) = probe {
+            guard.reported();
         }
         if !tried.contains(&deployment) {
             tried.push(deployment);

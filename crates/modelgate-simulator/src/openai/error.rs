@@ -63,6 +63,12 @@ fn by_status(status: u16, model: &str) -> Shape {
             incorrect_key("sk-sim"),
             Some("invalid_api_key"),
         ),
+        // DeepSeek's answer when the account's balance is used up.
+        402 => (
+            "unknown_error",
+            "Insufficient Balance".to_string(),
+            Some("invalid_request_error"),
+        ),
         403 => (
             "request_forbidden",
             "Country, region, or territory not supported".to_string(),

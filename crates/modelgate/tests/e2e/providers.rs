@@ -301,3 +301,39 @@ async fn image_urls_to_private_addresses_are_refused() {
         "nothing reached the upstream"
     );
 }
+
+#[tokio::test]
+async fn a_402_or_a_redirect_is_the_deployments_problem_for_every_kind() {
+    let gw = gateway().await;
+    let elsewhere = Simulator::start("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default())
+        .await
+        .unwrap();
+    for model in KINDS {
+        // A redirect is never followed: each kind's key header stays home.
+        let text = format!(
+            "x [[sim:redirect=http://{}/v1/steal,id=moved-{model}]]",
+            elsewhere.addr()
+        );
+        let r = gw
+            .chat(json!({"model": model, "messages": user(&text)}))
+            .await;
+        expect_error(r, 502, "provider_error").await;
+        let moved = format!("moved-{model}");
+        assert_eq!(gw.sim().requests_with_id(&moved).len(), 1, "{model}");
+        // The gateway's account is out of money: 502, then the deployment cools down.
+        let r = gw
+            .chat(json!({"model": model, "messages": user("x [[sim:status=402]]")}))
+            .await;
+        expect_error(r, 502, "provider_error").await;
+        let after = format!("after-{model}");
+        let r = gw
+            .chat(json!({"model": model, "messages": user(&format!("x [[sim:id={after}]]"))}))
+            .await;
+        expect_error(r, 503, "provider_unavailable").await;
+        assert!(gw.sim().requests_with_id(&after).is_empty(), "{model}");
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "no provider key reached the host a redirect names"
+    );
+}

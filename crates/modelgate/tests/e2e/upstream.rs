@@ -172,3 +172,113 @@ async fn exhausted_quota_is_502_and_cools_the_deployment_down() {
     let r = sim_chat(&gw, "x").await;
     expect_error(r, 503, "provider_unavailable").await;
 }
+
+#[tokio::test]
+async fn an_upstream_402_is_502_and_cools_the_deployment_down() {
+    // DeepSeek's "Insufficient Balance": the gateway's own account, not the client's.
+    let gw = Gateway::start("").await;
+    let r = sim_chat(&gw, "x [[sim:status=402,id=broke]]").await;
+    let b = expect_error(r, 502, "provider_error").await;
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("out of credit"), "{b}");
+    assert!(!msg.contains("Fix the request"), "{b}");
+    assert_eq!(
+        gw.sim().requests_with_id("broke").len(),
+        1,
+        "no retry into an empty account"
+    );
+    // Within the cool-down (30 s by default) nothing reaches that deployment.
+    let r = sim_chat(&gw, "x [[sim:id=after]]").await;
+    expect_error(r, 503, "provider_unavailable").await;
+    assert!(gw.sim().requests_with_id("after").is_empty());
+}
+
+#[tokio::test]
+async fn an_upstream_402_fails_over_and_keeps_that_deployment_out() {
+    let extra = r#"
+[[models]]
+id = "sim/pair402"
+operations = ["chat_completions"]
+context_window = 1000
+routes = [
+  { provider = "sim", upstream_model = "poor@status=402,id=poor", priority = 0 },
+  { provider = "sim", upstream_model = "rich@id=rich", priority = 1 },
+]
+"#;
+    let gw = Gateway::start(extra).await;
+    for _ in 0..3 {
+        let r = gw
+            .chat(json!({"model": "sim/pair402", "messages": user("hello")}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(gw.sim().requests_with_id("poor").len(), 1, "cooled down");
+    assert_eq!(gw.sim().requests_with_id("rich").len(), 3);
+}
+
+#[tokio::test]
+async fn a_redirect_is_502_and_never_followed() {
+    let gw = Gateway::start("").await;
+    let elsewhere = modelgate_simulator::Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        modelgate_simulator::SimulatorConfig::default(),
+    )
+    .await
+    .unwrap();
+    let text = format!(
+        "x [[sim:redirect={}/chat/completions,id=moved]]",
+        elsewhere.openai_base_url()
+    );
+    let r = sim_chat(&gw, &text).await;
+    let b = expect_error(r, 502, "provider_error").await;
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(
+        !msg.contains(SIM_KEY) && !msg.contains("127.0.0.1") && !msg.contains("http"),
+        "{msg}"
+    );
+    assert_eq!(
+        gw.sim().requests_with_id("moved").len(),
+        1,
+        "a misconfigured deployment is not retried"
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the provider key must never reach the host a redirect names"
+    );
+}
+
+/// Polls until `text` gets past the open circuit (anything but 503), within 10 s.
+async fn until_admitted(gw: &Gateway, text: &str) -> reqwest::Response {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = sim_chat(gw, text).await;
+        if r.status() != 503 {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the circuit never let a probe through"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_probe_answered_with_a_client_error_closes_the_circuit() {
+    let gw = Gateway::start(
+        "[retry]\nmax_retries = 0\n[health]\nconsecutive_failures = 1\ncooldown_ms = 1000\n",
+    )
+    .await;
+    let r = sim_chat(&gw, "x [[sim:status=500]]").await;
+    expect_error(r, 502, "provider_error").await;
+    let r = sim_chat(&gw, "x [[sim:id=while-open]]").await;
+    expect_error(r, 503, "provider_unavailable").await;
+    // After the cool-down, the half-open probe is the client's own bad request.
+    let r = until_admitted(&gw, "x [[sim:status=400,id=probe]]").await;
+    expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(gw.sim().requests_with_id("probe").len(), 1);
+    // §2: a client's bad request never keeps a deployment out.
+    let r = sim_chat(&gw, "hello [[sim:id=after-probe]]").await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    assert_eq!(gw.sim().requests_with_id("after-probe").len(), 1);
+}
