@@ -14,7 +14,7 @@
 //! `cl100k_base`, no download): the tokens of the texts are exact, framing is bounded
 //! as above. Exact counting costs CPU, so the gateway runs it only near a limit.
 
-use crate::openai::ChatCompletionRequest;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, FunctionCall};
 use serde_json::Value;
 use std::sync::OnceLock;
 use tiktoken_rs::CoreBPE;
@@ -180,6 +180,52 @@ fn framing(req: &ChatCompletionRequest) -> u64 {
                     + m.extra.keys().map(|k| k.len() as u64).sum::<u64>()
             })
             .sum::<u64>()
+}
+
+/// Output tokens at most, for an answer the upstream sent without usage: each token
+/// encodes at least one byte of the text it produced (DESIGN §4: never billed at zero).
+pub fn chunk_output_upper(chunk: &ChatCompletionChunk) -> u64 {
+    chunk
+        .choices
+        .iter()
+        .map(|c| {
+            let d = &c.delta;
+            let calls: u64 = d
+                .tool_calls
+                .iter()
+                .flatten()
+                .map(|t| t.function.as_ref().map_or(0, call_bytes))
+                .sum();
+            text_bytes(&d.content) + text_bytes(&d.reasoning_content) + calls
+        })
+        .sum()
+}
+
+/// The same bound for a whole (non-streamed) answer.
+pub fn completion_output_upper(completion: &ChatCompletion) -> u64 {
+    completion
+        .choices
+        .iter()
+        .map(|c| {
+            let m = &c.message;
+            let calls: u64 = m
+                .tool_calls
+                .iter()
+                .flatten()
+                .map(|t| call_bytes(&t.function))
+                .sum();
+            // At least one token per choice: a finished choice produced something.
+            (text_bytes(&m.content) + text_bytes(&m.reasoning_content) + calls).max(1)
+        })
+        .sum()
+}
+
+fn text_bytes(text: &Option<String>) -> u64 {
+    text.as_deref().map_or(0, |t| t.len() as u64)
+}
+
+fn call_bytes(f: &FunctionCall) -> u64 {
+    (f.arguments.len() + f.name.as_deref().map_or(0, str::len)) as u64
 }
 
 /// Bounds from bytes and words: microseconds, no tokenizer.

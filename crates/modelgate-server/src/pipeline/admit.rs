@@ -80,6 +80,8 @@ pub struct Admitted {
     pub hold: Hold,
     pub admission: Admission,
     pub output_limit: u64,
+    /// The prompt's upper bound in tokens: billed when the upstream reports no usage.
+    pub prompt_upper: u64,
 }
 
 /// DESIGN §1's order after the body: model, operation, access, configured route,
@@ -142,6 +144,7 @@ pub async fn admit_chat(
         hold,
         admission,
         output_limit: reservation.output_limit,
+        prompt_upper: bounds.upper,
     })
 }
 
@@ -189,6 +192,7 @@ pub async fn admit_embeddings(
             admission,
             amount,
             output_limit: 0,
+            prompt_upper: upper,
         },
     )
     .await
@@ -224,6 +228,7 @@ pub async fn admit_images(
             admission,
             amount,
             output_limit: 0,
+            prompt_upper,
         },
     )
     .await
@@ -284,6 +289,7 @@ pub async fn admit_responses(
             admission,
             amount: reservation.amount,
             output_limit: reservation.output_limit,
+            prompt_upper: bounds.upper,
         },
     )
     .await
@@ -295,6 +301,7 @@ struct Reserved {
     admission: Admission,
     amount: NanoUsd,
     output_limit: u64,
+    prompt_upper: u64,
 }
 
 /// The last step (402): hold the most the request can cost.
@@ -308,5 +315,6 @@ async fn reserve(state: &AppState, authed: &Authed, r: Reserved) -> Result<Admit
         hold,
         admission: r.admission,
         output_limit: r.output_limit,
+        prompt_upper: r.prompt_upper,
     })
 }

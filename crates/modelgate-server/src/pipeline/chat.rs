@@ -19,6 +19,7 @@ use modelgate_core::catalog::Model;
 use modelgate_core::money::NanoUsd;
 use modelgate_core::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
 use modelgate_core::pricing::chat_cost;
+use modelgate_core::tokens::{chunk_output_upper, completion_output_upper};
 use modelgate_core::GatewayError;
 use modelgate_providers::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
 use serde_json::json;
@@ -114,7 +115,10 @@ async fn complete(job: ChatJob) -> Response {
         Err(e) => ending.failed(&e).await,
         Ok(d) => {
             let completion: ChatCompletion = d.value;
-            let usage = completion.usage.clone().unwrap_or_default();
+            // §4: an answer without usage is billed at an upper estimate, never zero.
+            let usage = completion.usage.clone().unwrap_or_else(|| {
+                Usage::new(ending.prompt_upper, completion_output_upper(&completion))
+            });
             let cost = chat_cost(&ending.model, &usage);
             ending
                 .answered(serde_json::to_vec(&completion), &usage, cost)
@@ -289,6 +293,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
         resolved,
         hold,
         admission,
+        prompt_upper,
         ..
     } = admitted;
     record.inner.attempts = progress.count;
@@ -341,14 +346,16 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
         model: Arc::clone(&resolved.model),
         wants_usage: request.wants_usage(),
         usage: None,
-        content_chunks: 0,
+        output_upper: 0,
         client_gone: false,
     };
     let failure = relay.run(opened).await;
+    // Where the upstream reported nothing (a cut, a disconnect): the prompt's bound
+    // and what was streamed, never zero (DESIGN §4).
     let usage = relay
         .usage
         .clone()
-        .unwrap_or_else(|| estimate_usage(&request, relay.content_chunks));
+        .unwrap_or_else(|| Usage::new(prompt_upper, relay.output_upper));
     let cost = chat_cost(&resolved.model, &usage);
     // Tokens produced before a disconnect or a failure are billed (DESIGN §4).
     let (cost, charge) = hold.settle(cost);
@@ -377,7 +384,8 @@ struct Relay {
     model: Arc<Model>,
     wants_usage: bool,
     usage: Option<Usage>,
-    content_chunks: u64,
+    /// Output tokens streamed, at most (for billing without a usage report).
+    output_upper: u64,
     client_gone: bool,
 }
 
@@ -405,9 +413,7 @@ impl Relay {
     /// Sends one chunk; false once the client is gone (the upstream is then dropped
     /// and what was streamed so far is billed).
     async fn forward(&mut self, mut chunk: ChatCompletionChunk) -> bool {
-        if chunk.has_content() {
-            self.content_chunks += 1;
-        }
+        self.output_upper = self.output_upper.saturating_add(chunk_output_upper(&chunk));
         if let Some(usage) = chunk.usage.take() {
             let cost = chat_cost(&self.model, &usage);
             self.usage = Some(usage.clone());
@@ -428,13 +434,6 @@ impl Relay {
         }
         true
     }
-}
-
-/// Without an upstream usage report: the prompt by bytes (a generous bound) and one
-/// token per streamed content chunk.
-fn estimate_usage(request: &ChatCompletionRequest, content_chunks: u64) -> Usage {
-    let prompt_bytes: usize = request.messages.iter().map(|m| m.text().len()).sum();
-    Usage::new(prompt_bytes.div_ceil(4) as u64, content_chunks)
 }
 
 fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Vec<u8> {

@@ -52,6 +52,8 @@ pub struct Ending {
     pub hold: Hold,
     pub admission: Admission,
     pub progress: Attempts,
+    /// The prompt's upper bound: billed when the upstream reports no usage.
+    pub prompt_upper: u64,
 }
 
 impl Ending {
@@ -70,6 +72,7 @@ impl Ending {
             hold: admitted.hold,
             admission: admitted.admission,
             progress,
+            prompt_upper: admitted.prompt_upper,
         }
     }
 

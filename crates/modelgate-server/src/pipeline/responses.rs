@@ -102,8 +102,18 @@ async fn respond(job: ResponsesJob) -> Response {
     };
     match opened {
         Opened::Complete(answer) => {
-            let (input, output) = usage_of(&answer);
-            let usage = Usage::new(input, output);
+            let usage = match answer.get("usage") {
+                Some(u) if u.is_object() => {
+                    let (input, output) = usage_of(&answer);
+                    Usage::new(input, output)
+                }
+                // §4: no usage reported: the prompt's bound and the output's JSON
+                // length (longer than its text, so an upper estimate).
+                _ => Usage::new(
+                    ending.prompt_upper,
+                    answer["output"].to_string().len() as u64,
+                ),
+            };
             let cost = chat_cost(&ending.model, &usage);
             ending
                 .answered(serde_json::to_vec(&answer), &usage, cost)
@@ -124,6 +134,7 @@ fn stream(ending: Ending, first: SseEvent, rest: modelgate_providers::EventStrea
         hold,
         admission,
         progress,
+        prompt_upper,
     } = ending;
     server_timing(
         record.started.elapsed(),
@@ -133,7 +144,7 @@ fn stream(ending: Ending, first: SseEvent, rest: modelgate_providers::EventStrea
     deprecation(&model, resp.headers_mut());
     let tasks = state.tasks.clone();
     tasks.spawn(async move {
-        let (usage, failure) = relay(first, rest, &tx).await;
+        let (usage, failure) = relay(first, rest, &tx, prompt_upper).await;
         let cost = chat_cost(&model, &usage);
         let (cost, charge) = hold.settle(cost);
         record.set_usage(&usage, cost);
@@ -164,25 +175,25 @@ fn event_bytes(event: Option<&str>, data: &str) -> Bytes {
 }
 
 /// Forwards events until the stream ends; returns the usage to bill and a failure.
-/// Without `response.completed`'s usage, one token per text delta is billed.
+/// The usage is the one the upstream reported in `response.completed`,
+/// `response.incomplete` or `response.failed`; without one, the prompt's bound and
+/// the bytes of the text deltas streamed (DESIGN §4: never zero).
 async fn relay(
     first: SseEvent,
     mut rest: modelgate_providers::EventStream,
     tx: &mpsc::Sender<Bytes>,
+    prompt_upper: u64,
 ) -> (Usage, Option<GatewayError>) {
-    let mut deltas = 0u64;
+    let mut output_upper = 0u64;
     let mut usage = None;
+    let mut failure = None;
     let mut next: Option<Result<SseEvent, UpstreamError>> = Some(Ok(first));
     while let Some(item) = next {
         match item {
             Ok(ev) => {
-                if ev.data.contains("\"type\":\"response.output_text.delta\"") {
-                    deltas += 1;
-                }
-                if ev.data.contains("\"type\":\"response.completed\"") {
-                    let v: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
-                    let (i, o) = usage_of(&v["response"]);
-                    usage = Some(Usage::new(i, o));
+                output_upper = output_upper.saturating_add(delta_bytes(&ev.data));
+                if let Some(reported) = final_usage(&ev.data) {
+                    usage = Some(reported);
                 }
                 if tx
                     .send(event_bytes(ev.event.as_deref(), &ev.data))
@@ -193,13 +204,47 @@ async fn relay(
                 }
             }
             Err(e) => {
-                return (
-                    usage.unwrap_or_else(|| Usage::new(0, deltas)),
-                    Some(e.error),
-                )
+                failure = Some(e.error);
+                break;
             }
         }
         next = rest.next().await;
     }
-    (usage.unwrap_or_else(|| Usage::new(0, deltas)), None)
+    let usage = usage.unwrap_or_else(|| Usage::new(prompt_upper, output_upper));
+    (usage, failure)
+}
+
+/// The text bytes of a `*.delta` event (output text, reasoning, function arguments).
+fn delta_bytes(data: &str) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Delta<'a> {
+        #[serde(borrow, default)]
+        delta: Option<std::borrow::Cow<'a, str>>,
+    }
+    if !data.contains(".delta\"") {
+        return 0;
+    }
+    serde_json::from_str::<Delta>(data)
+        .ok()
+        .and_then(|d| d.delta)
+        .map_or(0, |d| d.len() as u64)
+}
+
+/// The usage of a terminal event, when it reports one.
+fn final_usage(data: &str) -> Option<Usage> {
+    let terminal = [
+        "\"type\":\"response.completed\"",
+        "\"type\":\"response.incomplete\"",
+        "\"type\":\"response.failed\"",
+    ]
+    .iter()
+    .any(|t| data.contains(t));
+    if !terminal {
+        return None;
+    }
+    let v: Value = serde_json::from_str(data).ok()?;
+    v["response"]["usage"].is_object().then(|| {
+        let (i, o) = usage_of(&v["response"]);
+        Usage::new(i, o)
+    })
 }

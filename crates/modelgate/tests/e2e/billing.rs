@@ -224,9 +224,11 @@ async fn a_client_that_disconnects_mid_stream_pays_for_what_was_streamed() {
     drop(stream);
     let records = gw.usage(&key, 1).await;
     let completion = records[0]["completion_tokens"].as_u64().unwrap();
+    // Without a usage report: at most one token per byte streamed (an upper bound),
+    // at least one per word seen, and less than the whole answer (47 bytes).
     assert!(
-        (3..12).contains(&completion),
-        "billed {completion} of 12 words"
+        (3..47).contains(&completion),
+        "billed {completion} for 12 words"
     );
     assert!(usd(&records[0]["cost_usd"]) > 0);
     let a = settled_account(&gw, &id).await;

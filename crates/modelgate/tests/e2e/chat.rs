@@ -178,7 +178,11 @@ async fn mid_stream_failure_ends_with_an_error_event() {
     let err: Value = serde_json::from_str(&events[events.len() - 2].1).unwrap();
     assert_eq!(err["error"]["type"], "provider_error");
     assert_eq!(err["error"]["details"]["retryable"], true);
-    assert_eq!(err["error"]["details"]["completion_tokens"], 2);
+    // No usage report: bounded by the bytes streamed ("w1 w2 "), at least the words.
+    let billed_tokens = err["error"]["details"]["completion_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!((2..=6).contains(&billed_tokens), "{err}");
     assert!(err["error"]["details"]["billed_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(events.last().unwrap().1, "[DONE]");
 }
