@@ -1,6 +1,6 @@
 //! The server loop: hyper's HTTP/1 connection builder with the limits the gateway
-//! owns (10 s to send headers, a read buffer big enough that oversized headers reach
-//! our 431 in the contract's shape), and graceful shutdown.
+//! owns (10 s to send headers, a read buffer and header count big enough that
+//! oversized headers reach our 431 in the contract's shape), and graceful shutdown.
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -14,6 +14,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests whose headers exceed this reach the app, which answers 431 itself for
 /// anything over `app::MAX_HEADER_BYTES`; only beyond this buffer does hyper refuse.
 const READ_BUFFER: usize = 1024 * 1024;
+/// hyper refuses more than 100 headers with a bare 431 by default. The shortest header
+/// line (`a:\r\n`) is 4 bytes, so a request with more headers than this is over
+/// `app::MAX_HEADER_BYTES` anyway: below it, our byte check decides (in the contract's
+/// shape). hyper sizes its parse scratch by this, but leaves it mostly untouched.
+const MAX_HEADERS: usize = crate::app::MAX_HEADER_BYTES / 4 + 1;
 
 pub async fn serve(
     listener: TcpListener,
@@ -25,6 +30,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(READ_BUFFER)
+        .max_headers(MAX_HEADERS)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

@@ -9,7 +9,7 @@ pub use operation::Operation;
 
 use crate::config::ProviderKind;
 use crate::error::{GatewayError, UnsupportedOperation};
-use crate::model_id::{split_effort, ReasoningEffort};
+use crate::model_id::{check_model_id, quoted, split_effort, ReasoningEffort, MAX_MODEL_ID_BYTES};
 use crate::money::PerMillion;
 use crate::secret::Secret;
 use std::collections::HashMap;
@@ -121,6 +121,8 @@ impl Model {
         if let Some(e) = parsed {
             return Ok(e);
         }
+        // The text is the client's (body field or ID suffix): quote it bounded.
+        let text = quoted(text);
         let msg = if self.reasoning_efforts.is_empty() {
             format!(
                 "The model \"{}\" does not support reasoning efforts, so \"{text}\" in '{param}' is not allowed. Remove it.",
@@ -240,12 +242,15 @@ impl Catalog {
         })
     }
 
-    /// Resolves a requested ID (alias, effort suffix) to an active model: 404 with
-    /// suggestions, 410 for retired models, 400 for an effort the model lacks.
+    /// Resolves a requested ID (alias, effort suffix) to an active model: 400 for an
+    /// over-long or control-character ID (before any lookup), 404 with suggestions,
+    /// 410 for retired models, 400 for an effort the model lacks.
     pub fn resolve(&self, requested: &str, today: time::Date) -> Result<Resolved, GatewayError> {
+        check_model_id(requested, "model")?;
         let (base, effort) = split_effort(requested);
         let model = self.get(base).ok_or_else(|| GatewayError::ModelNotFound {
-            model: requested.to_owned(),
+            // Bounded above, and quoted shorter still: a 404 never echoes much input.
+            model: quoted(requested),
             suggestions: self.suggestions(base),
         })?;
         if let Lifecycle::Retired { retired_on } = model.lifecycle(today) {
@@ -265,8 +270,12 @@ impl Catalog {
     }
 
     /// Close IDs for a 404: same model name under another provider first, then by
-    /// edit similarity.
+    /// edit similarity. Scoring costs input length times catalog size, so input over
+    /// the model-ID bound gets none (`resolve` refuses it before this anyway).
     pub fn suggestions(&self, requested: &str) -> Vec<String> {
+        if requested.len() > MAX_MODEL_ID_BYTES {
+            return Vec::new();
+        }
         let wanted = requested.to_ascii_lowercase();
         let tail = wanted.rsplit('/').next().unwrap_or(&wanted).to_owned();
         let mut scored: Vec<(f64, &String)> = self

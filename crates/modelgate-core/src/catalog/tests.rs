@@ -98,3 +98,32 @@ fn future_retirement_is_deprecated() {
         Lifecycle::Retired { .. }
     ));
 }
+
+#[test]
+fn model_ids_are_bounded_before_any_lookup() {
+    let c = catalog_from("").unwrap();
+    let long = format!("openai/{}", "x".repeat(300));
+    let err = c.resolve(&long, today()).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.to_body()["error"]["details"]["param"], "model");
+    assert!(c.suggestions(&"x".repeat(256 * 1024)).is_empty());
+    let err = c
+        .resolve("demo/echo\r\nx-injected: 1", today())
+        .unwrap_err();
+    assert_eq!(err.status(), 400);
+}
+
+#[test]
+fn a_404_quotes_the_requested_id_truncated() {
+    let c = catalog_from("").unwrap();
+    let long = format!("nobody/{}", "q".repeat(240));
+    let err = c.resolve(&long, today()).unwrap_err();
+    assert_eq!(err.status(), 404);
+    let body = err.to_body();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.contains(&long), "{message}");
+    assert!(message.contains("…"), "{message}");
+    let quoted = body["error"]["details"]["model"].as_str().unwrap();
+    assert_eq!(quoted.chars().count(), 101, "{quoted}");
+    assert!(long.starts_with(quoted.trim_end_matches('…')));
+}

@@ -81,7 +81,10 @@ impl EmbeddingsRequest {
         if let Some(f) = self.encoding_format.as_deref() {
             if f != "float" && f != "base64" {
                 return Err(GatewayError::invalid(
-                    format!("'encoding_format' must be \"float\" or \"base64\"; got \"{f}\"."),
+                    format!(
+                        "'encoding_format' must be \"float\" or \"base64\"; got \"{}\".",
+                        crate::model_id::quoted(f)
+                    ),
                     Some("encoding_format"),
                 ));
             }

@@ -76,7 +76,10 @@ impl ImagesRequest {
         if let Some(f) = self.response_format.as_deref() {
             if f != "url" && f != "b64_json" {
                 return Err(GatewayError::invalid(
-                    format!("'response_format' must be \"url\" or \"b64_json\"; got \"{f}\"."),
+                    format!(
+                        "'response_format' must be \"url\" or \"b64_json\"; got \"{}\".",
+                        crate::model_id::quoted(f)
+                    ),
                     Some("response_format"),
                 ));
             }

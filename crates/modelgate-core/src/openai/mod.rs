@@ -14,6 +14,28 @@ pub use images::{ImagesRequest, ImagesResponse, MAX_REFERENCES};
 pub use parse::parse_json_body;
 pub use responses::{usage_of, ResponsesRequest};
 
+/// The largest output-token limit a request may set: far above any model's, and low
+/// enough that reservation arithmetic (tokens times price) stays far from overflow.
+pub const MAX_OUTPUT_TOKENS: u64 = 1_000_000_000;
+/// The most choices (`n`) a chat request may ask for.
+pub const MAX_CHOICES: u32 = 128;
+
+/// 400 naming `name` for an output-token limit of 0 or above `MAX_OUTPUT_TOKENS`.
+pub(crate) fn check_output_tokens(value: Option<u64>, name: &str) -> Result<(), GatewayError> {
+    match value {
+        Some(0) => Err(GatewayError::invalid(
+            format!("'{name}' must be at least 1."),
+            Some(name),
+        )),
+        Some(n) if n > MAX_OUTPUT_TOKENS => Err(GatewayError::invalid(
+            format!("'{name}' must be at most {MAX_OUTPUT_TOKENS}; got {n}. Ask for fewer tokens, or leave it out to get the model's maximum."),
+            Some(name),
+        )),
+        _ => Ok(()),
+    }
+}
+
+use crate::GatewayError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -67,9 +89,9 @@ pub enum Stop {
 
 impl ChatCompletionRequest {
     /// Range checks serde cannot express; the error names the field.
-    pub fn validate(&self) -> Result<(), crate::GatewayError> {
+    pub fn validate(&self) -> Result<(), GatewayError> {
         let range = |v: Option<f64>, lo: f64, hi: f64, name: &str| match v {
-            Some(x) if !(lo..=hi).contains(&x) => Err(crate::GatewayError::invalid(
+            Some(x) if !(lo..=hi).contains(&x) => Err(GatewayError::invalid(
                 format!("'{name}' must be between {lo} and {hi}; got {x}."),
                 Some(name),
             )),
@@ -79,29 +101,20 @@ impl ChatCompletionRequest {
         range(self.top_p, 0.0, 1.0, "top_p")?;
         range(self.presence_penalty, -2.0, 2.0, "presence_penalty")?;
         range(self.frequency_penalty, -2.0, 2.0, "frequency_penalty")?;
-        if self.n == Some(0) {
-            return Err(crate::GatewayError::invalid(
-                "'n' must be at least 1.",
+        if let Some(n) = self.n.filter(|n| !(1..=MAX_CHOICES).contains(n)) {
+            return Err(GatewayError::invalid(
+                format!("'n' must be from 1 to {MAX_CHOICES}; got {n}."),
                 Some("n"),
             ));
         }
         if self.messages.is_empty() {
-            return Err(crate::GatewayError::invalid(
+            return Err(GatewayError::invalid(
                 "'messages' must hold at least one message.",
                 Some("messages"),
             ));
         }
-        if self.output_limit() == Some(0) {
-            let name = if self.max_completion_tokens.is_some() {
-                "max_completion_tokens"
-            } else {
-                "max_tokens"
-            };
-            return Err(crate::GatewayError::invalid(
-                format!("'{name}' must be at least 1."),
-                Some(name),
-            ));
-        }
+        check_output_tokens(self.max_completion_tokens, "max_completion_tokens")?;
+        check_output_tokens(self.max_tokens, "max_tokens")?;
         Ok(())
     }
 
@@ -327,4 +340,68 @@ pub struct ToolCallDelta {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionCall>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param_of(body: &str) -> Option<String> {
+        let err = match parse_json_body::<ChatCompletionRequest>(body.as_bytes()) {
+            Ok(req) => req.validate().err()?,
+            Err(e) => e,
+        };
+        assert_eq!(err.status(), 400);
+        err.to_body()["error"]["details"]["param"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn out_of_range_numbers_name_their_field() {
+        let chat = |extra: &str| {
+            format!(r#"{{"model":"a/b","messages":[{{"role":"user","content":"x"}}],{extra}}}"#)
+        };
+        for (extra, field) in [
+            (r#""max_tokens":18446744073709551615"#, "max_tokens"),
+            (r#""max_tokens":1000000001"#, "max_tokens"),
+            (r#""max_tokens":0"#, "max_tokens"),
+            (r#""max_tokens":-5"#, "max_tokens"),
+            (r#""max_tokens":1e30"#, "max_tokens"),
+            (
+                r#""max_completion_tokens":18446744073709551615"#,
+                "max_completion_tokens",
+            ),
+            (r#""max_completion_tokens":0"#, "max_completion_tokens"),
+            (r#""n":0"#, "n"),
+            (r#""n":129"#, "n"),
+            (r#""n":-1"#, "n"),
+            (r#""n":1.5"#, "n"),
+            (r#""n":4294967296"#, "n"),
+        ] {
+            assert_eq!(param_of(&chat(extra)).as_deref(), Some(field), "{extra}");
+        }
+        for ok in [r#""max_tokens":1000000000"#, r#""n":128"#, r#""n":1"#] {
+            let req: ChatCompletionRequest = parse_json_body(chat(ok).as_bytes()).unwrap();
+            req.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn responses_bound_max_output_tokens() {
+        for (value, ok) in [("1000000000", true), ("1000000001", false), ("0", false)] {
+            let body = format!(r#"{{"model":"a/b","input":"hi","max_output_tokens":{value}}}"#);
+            let req: ResponsesRequest = parse_json_body(body.as_bytes()).unwrap();
+            match req.validate() {
+                Ok(()) => assert!(ok, "{value}"),
+                Err(e) => {
+                    assert!(!ok, "{value}");
+                    assert_eq!(
+                        e.to_body()["error"]["details"]["param"],
+                        "max_output_tokens"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -43,13 +43,7 @@ impl ResponsesRequest {
                 Some("input"),
             ));
         }
-        if self.max_output_tokens == Some(0) {
-            return Err(GatewayError::invalid(
-                "'max_output_tokens' must be at least 1.",
-                Some("max_output_tokens"),
-            ));
-        }
-        Ok(())
+        super::check_output_tokens(self.max_output_tokens, "max_output_tokens")
     }
 
     /// The texts of the input: a string input, or every `text`/string `content` of

@@ -2,6 +2,7 @@
 
 use crate::auth::Authed;
 use crate::error_response::ApiError;
+use crate::extract::parse_query;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -40,12 +41,7 @@ pub struct UsageParams {
 
 /// Parses the query of /api/usage and /admin/usage into a store query.
 pub fn usage_query(raw: Option<&str>, admin: bool) -> Result<UsageQuery, GatewayError> {
-    let p: UsageParams = serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|e| {
-        GatewayError::invalid(
-            format!("Invalid query string: {e}. Use model, from, to, limit and cursor."),
-            None,
-        )
-    })?;
+    let p: UsageParams = parse_query(raw)?;
     if !admin && (p.account_id.is_some() || p.key_id.is_some()) {
         return Err(GatewayError::invalid(
             "account_id and key_id filters are for GET /admin/usage. Remove them.",

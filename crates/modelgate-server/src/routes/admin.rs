@@ -5,12 +5,14 @@ use super::account::{page_json, usage_query};
 use crate::auth::Admin;
 use crate::error_response::ApiError;
 use crate::extract::read_json;
+use crate::extract::Path;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{HeaderMap, StatusCode};
+use modelgate_core::model_id::quoted;
 use modelgate_core::money::NanoUsd;
 use modelgate_core::time_fmt::{parse_rfc3339_ms, rfc3339_from_ms};
 use modelgate_core::GatewayError;
@@ -197,7 +199,7 @@ pub async fn get_account(
         .store
         .get_account(&id)
         .await
-        .map_err(|e| store_error(e, &format!("Account \"{id}\"")))?;
+        .map_err(|e| store_error(e, &format!("Account \"{}\"", quoted(&id))))?;
     let keys = state
         .store
         .list_keys(&id)
@@ -230,7 +232,7 @@ pub async fn add_credits(
         .store
         .add_credits(&id, amount.0, req.note)
         .await
-        .map_err(|e| store_error(e, &format!("Account \"{id}\"")))?;
+        .map_err(|e| store_error(e, &format!("Account \"{}\"", quoted(&id))))?;
     state.refresh_now().await;
     Ok(Json(json!({"account_id": id, "balance_usd": NanoUsd(balance).to_json()})).into_response())
 }
@@ -247,7 +249,7 @@ pub async fn create_key(
         .store
         .create_key(&id, req.into_new()?)
         .await
-        .map_err(|e| store_error(e, &format!("Account \"{id}\"")))?;
+        .map_err(|e| store_error(e, &format!("Account \"{}\"", quoted(&id))))?;
     state.refresh_now().await;
     Ok((StatusCode::CREATED, Json(created_key_json(&created))).into_response())
 }
@@ -261,7 +263,7 @@ pub async fn revoke_key(
         .store
         .revoke_key(&id)
         .await
-        .map_err(|e| store_error(e, &format!("Key \"{id}\"")))?;
+        .map_err(|e| store_error(e, &format!("Key \"{}\"", quoted(&id))))?;
     state.refresh_now().await;
     Ok(Json(json!({"id": id, "revoked": true})).into_response())
 }

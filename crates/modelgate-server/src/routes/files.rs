@@ -5,9 +5,10 @@
 use super::admin::store_error;
 use crate::auth::Authed;
 use crate::error_response::ApiError;
+use crate::extract::{refuse_declared_oversize, Path};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{header, HeaderMap, StatusCode};
@@ -46,7 +47,7 @@ fn path_of(state: &AppState, id: &str) -> PathBuf {
 
 fn not_found(id: &str) -> GatewayError {
     GatewayError::NotFound {
-        what: format!("File \"{id}\""),
+        what: format!("File \"{}\"", modelgate_core::model_id::quoted(id)),
     }
 }
 
@@ -82,11 +83,14 @@ async fn read_upload(
             .whole_stream(max + FRAMING_ALLOWANCE)
             .per_field(max),
     );
-    let mut form =
-        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let too_large = || GatewayError::BodyTooLarge {
         limit_bytes: usize::try_from(max).unwrap_or(usize::MAX),
     };
+    // A declared size over the limit is refused before any of the body is read.
+    let body = refuse_declared_oversize(headers, body, max.saturating_add(FRAMING_ALLOWANCE))
+        .map_err(|_| too_large())?;
+    let mut form =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let malformed = |e: multer::Error| {
         match e {
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => too_large(),

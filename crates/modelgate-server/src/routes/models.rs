@@ -3,8 +3,9 @@
 
 use crate::auth::Authed;
 use crate::error_response::ApiError;
+use crate::extract::{Path, Query};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use modelgate_core::catalog::{Lifecycle, Model, Operation, Resolved};
@@ -64,7 +65,8 @@ pub async fn catalog(
             let names: Vec<_> = Operation::ALL.iter().map(|o| o.as_str()).collect();
             GatewayError::invalid(
                 format!(
-                    "Unknown operation \"{text}\". Use one of: {}.",
+                    "Unknown operation \"{}\". Use one of: {}.",
+                    modelgate_core::model_id::quoted(text),
                     names.join(", ")
                 ),
                 Some("operation"),

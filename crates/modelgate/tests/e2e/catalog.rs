@@ -296,3 +296,56 @@ async fn model_listings() {
         .unwrap();
     expect_error(r, 404, "model_not_found").await;
 }
+
+#[tokio::test]
+async fn model_ids_are_bounded_and_never_echoed_unbounded() {
+    let gw = Gateway::start("").await;
+    // 256 KiB: refused as a field error before any catalog lookup or suggestion scoring.
+    let huge = format!("openai/{}", "x".repeat(256 * 1024));
+    let started = std::time::Instant::now();
+    let r = gw.chat(json!({"model": huge, "messages": user("x")})).await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(b["error"]["details"]["param"], "model");
+    assert!(b.to_string().len() < 1024, "{b}");
+    for path in ["/v1/embeddings", "/v1/responses", "/v1/images/generations"] {
+        let body = json!({"model": huge, "input": "x", "prompt": "x"});
+        let b = expect_error(
+            gw.post_as(&gw.key, path, body).await,
+            400,
+            "invalid_request_error",
+        )
+        .await;
+        assert_eq!(b["error"]["details"]["param"], "model", "{path}: {b}");
+    }
+    let r = gw
+        .chat(json!({"model": "demo/echo\n", "messages": user("x")}))
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "model");
+    let r = gw
+        .http
+        .get(gw.url(&format!("/v1/models/{}", "y".repeat(300))))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_request_error").await;
+
+    // Within the bound, a 404 quotes at most 100 characters of it.
+    let long = format!("nobody/{}", "q".repeat(240));
+    let r = gw.chat(json!({"model": long, "messages": user("x")})).await;
+    let b = expect_error(r, 404, "model_not_found").await;
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(!message.contains(&"q".repeat(101)), "{message}");
+    assert!(message.contains('…'), "{message}");
+    let quoted = b["error"]["details"]["model"].as_str().unwrap();
+    assert!(quoted.chars().count() <= 101, "{quoted}");
+
+    // An unknown reasoning effort in the body is quoted bounded too.
+    let r = gw
+        .chat(json!({"model": "demo/think", "messages": user("x"), "reasoning_effort": "z".repeat(10_000)}))
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert!(b.to_string().len() < 1024, "{b}");
+}

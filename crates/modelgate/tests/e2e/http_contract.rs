@@ -321,3 +321,182 @@ async fn uploads_over_the_file_limit_are_413() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn bad_path_segments_and_query_strings_keep_the_contract() {
+    let gw = Gateway::start("").await;
+    let get = |path: &str, token: &str| gw.http.get(gw.url(path)).bearer_auth(token).send();
+    for path in ["/v1/files/%FF", "/v1/files/%FF/content", "/v1/models/%FF"] {
+        let b = expect_error(
+            get(path, &gw.key).await.unwrap(),
+            400,
+            "invalid_request_error",
+        )
+        .await;
+        assert_eq!(b["error"]["details"]["param"], "id", "{path}: {b}");
+    }
+    let r = gw
+        .http
+        .delete(gw.url("/admin/keys/%FF"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "id");
+    // The key is still checked first (DESIGN §1: 401 before 400).
+    let r = gw.http.get(gw.url("/v1/files/%FF")).send().await.unwrap();
+    expect_error(r, 401, "auth_error").await;
+
+    for (path, param) in [
+        ("/api/models?operation=a&operation=b", "operation"),
+        ("/api/models?operation=nope", "operation"),
+        ("/api/usage?limit=abc", "limit"),
+        ("/api/usage?limit=1&limit=2", "limit"),
+        ("/api/usage?foo=1", "foo"),
+        ("/api/usage?from=%FF", "from"),
+    ] {
+        let b = expect_error(
+            get(path, &gw.key).await.unwrap(),
+            400,
+            "invalid_request_error",
+        )
+        .await;
+        assert_eq!(b["error"]["details"]["param"], param, "{path}: {b}");
+    }
+    let r = gw
+        .http
+        .get(gw.url("/admin/usage?limit=2&limit=3"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "limit");
+    // Well-formed ones still work.
+    let r = get("/api/models?operation=CHAT_COMPLETIONS", "")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get("/api/usage?limit=5", &gw.key).await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn header_count_is_bounded_by_bytes_not_by_hyper() {
+    let gw = Gateway::start("").await;
+    let with_headers = |n: usize, value_len: usize| {
+        let mut req = gw.http.get(gw.url("/healthz"));
+        for i in 0..n {
+            req = req.header(format!("x-h{i}"), "v".repeat(value_len));
+        }
+        req.send()
+    };
+    // 150 small headers (hyper's default refuses more than 100): answered normally.
+    let r = with_headers(150, 8).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = with_headers(2000, 1).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Many headers over 64 KiB in total: the contract's 431, not hyper's empty one.
+    let r = with_headers(150, 500).await.unwrap();
+    expect_error(r, 431, "invalid_request_error").await;
+    let r = with_headers(14_000, 1).await.unwrap();
+    expect_error(r, 431, "invalid_request_error").await;
+}
+
+#[tokio::test]
+async fn a_declared_oversized_body_is_413_before_it_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start("").await;
+    let json = "application/json";
+    let form = "multipart/form-data; boundary=b1";
+    for (path, token, content_type, expect) in [
+        ("/v1/chat/completions", gw.key.as_str(), json, ""),
+        (
+            "/v1/chat/completions",
+            &gw.key,
+            json,
+            "Expect: 100-continue\r\n",
+        ),
+        ("/v1/embeddings", &gw.key, json, ""),
+        ("/v1/files", &gw.key, form, ""),
+        ("/admin/accounts", ADMIN_TOKEN, json, ""),
+    ] {
+        let mut conn = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\n{expect}Content-Length: 999999999\r\n\r\n",
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                answer.extend_from_slice(&buf[..n]);
+                if n == 0 || String::from_utf8_lossy(&answer).contains("\"type\"") {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(
+            read.is_ok(),
+            "{path}: no answer within 3 s without the body"
+        );
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 413"), "{path}: {text}");
+        assert!(text.contains("\"type\":\"request_too_large\""), "{text}");
+        assert!(text.contains("x-should-retry: false"), "{text}");
+        assert!(!text.contains("100 Continue"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn out_of_range_numbers_are_400_naming_the_field() {
+    let gw = Gateway::start("").await;
+    let chat = |extra: serde_json::Value| {
+        let mut body = json!({"model": "demo/echo", "messages": user("x")});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        gw.chat(body)
+    };
+    for (extra, field) in [
+        (json!({"max_tokens": u64::MAX}), "max_tokens"),
+        (json!({"max_tokens": u64::MAX - 1}), "max_tokens"),
+        (
+            json!({"max_completion_tokens": u64::MAX}),
+            "max_completion_tokens",
+        ),
+        (json!({"max_tokens": 1_000_000_001u64}), "max_tokens"),
+        (json!({"max_tokens": -1}), "max_tokens"),
+        (json!({"n": 0}), "n"),
+        (json!({"n": 129}), "n"),
+        (json!({"n": -1}), "n"),
+        (json!({"n": 2.5}), "n"),
+    ] {
+        let b = expect_error(chat(extra.clone()).await, 400, "invalid_request_error").await;
+        assert_eq!(b["error"]["details"]["param"], field, "{extra}: {b}");
+    }
+    let r = gw
+        .post_as(
+            &gw.key,
+            "/v1/responses",
+            json!({"model": "demo/echo", "input": "x", "max_output_tokens": u64::MAX}),
+        )
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "max_output_tokens");
+    let r = gw
+        .post_as(
+            &gw.key,
+            "/v1/images/generations",
+            json!({"model": "demo/image", "prompt": "x", "n": u64::MAX}),
+        )
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "n");
+    // The bound itself is accepted (and then judged against the model as before).
+    let r = chat(json!({"max_tokens": 1_000_000_000u64})).await;
+    expect_error(r, 413, "request_too_large").await;
+}
