@@ -78,3 +78,56 @@ fn claim<'a>(route: &'a Route, health: &HealthTracker, now: Instant) -> Selectio
         CircuitState::Open { retry_in } => Selection::AllOpen { retry_in },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ProviderSpec;
+    use crate::config::ProviderKind;
+    use std::sync::Arc;
+
+    fn route(deployment: usize) -> Route {
+        Route {
+            deployment,
+            provider: Arc::new(ProviderSpec {
+                id: "p".into(),
+                kind: ProviderKind::Mock,
+                base_url: String::new(),
+                api_key_env: None,
+                api_key: None,
+                configured: true,
+                connect_timeout: Duration::from_secs(1),
+                first_byte_timeout: Duration::from_secs(1),
+                total_timeout: Duration::from_secs(1),
+            }),
+            upstream_model: "m".into(),
+            weight: 1,
+            priority: 0,
+        }
+    }
+
+    #[test]
+    fn a_cooled_down_deployment_is_selected_as_the_one_probe() {
+        let routes = [route(0)];
+        let health = HealthTracker::new(1, 1, Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert!(matches!(
+            select(&routes, &[], &health, t0),
+            Selection::Route(_)
+        ));
+        assert!(health.record_failure(0, t0));
+        assert!(matches!(
+            select(&routes, &[], &health, t0),
+            Selection::AllOpen { .. }
+        ));
+        let later = t0 + Duration::from_secs(11);
+        assert!(matches!(
+            select(&routes, &[], &health, later),
+            Selection::Probe(_)
+        ));
+        assert!(matches!(
+            select(&routes, &[], &health, later),
+            Selection::AllOpen { .. }
+        ));
+    }
+}
