@@ -329,9 +329,15 @@ impl Ticket {
         self.log.clone()
     }
 
-    /// A keyed stream committed its 200: from now on its log is the stored answer.
-    pub fn streamed(mut self) {
+    /// A keyed stream committed its 200: from now on its log is the stored answer,
+    /// unless the stream ends in a transient failure (`StreamedKey::transient`).
+    pub fn streamed(mut self) -> StreamedKey {
         self.finished = true;
+        StreamedKey {
+            idem: Arc::clone(&self.idem),
+            scope: self.scope.clone(),
+            log: self.log.clone(),
+        }
     }
 
     /// Stores a final answer (or frees the key for a transient one) and returns it.
@@ -382,6 +388,30 @@ impl Ticket {
             entries.get(&self.scope),
             Some(Entry::InFlight { .. } | Entry::Streaming { .. })
         ) {
+            entries.remove(&self.scope);
+        }
+    }
+}
+
+/// A committed keyed stream's place in the records.
+pub struct StreamedKey {
+    idem: Arc<Idempotency>,
+    scope: (String, String),
+    log: Option<Arc<StreamLog>>,
+}
+
+impl StreamedKey {
+    /// DESIGN §5: transient outcomes are not stored. A stream that failed with a
+    /// retriable error frees its key once its log is finished, so the client's retry
+    /// runs again instead of replaying the failure; clients already following it
+    /// still get every event, the error included.
+    pub fn transient(self) {
+        let mut entries = self.idem.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let ours = match (entries.get(&self.scope), &self.log) {
+            (Some(Entry::Streaming { log, .. }), Some(mine)) => Arc::ptr_eq(log, mine),
+            _ => false,
+        };
+        if ours {
             entries.remove(&self.scope);
         }
     }

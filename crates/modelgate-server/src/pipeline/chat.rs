@@ -9,7 +9,7 @@ use super::headers::{deprecation, server_timing};
 use super::outcome::{spawn_answer, Ending};
 use crate::auth::Authed;
 use crate::error_response::error_response;
-use crate::idempotency::{Mode, StreamLog, Ticket};
+use crate::idempotency::{Mode, StreamLog, StreamedKey, Ticket};
 use crate::sse;
 use crate::state::AppState;
 use axum::response::Response;
@@ -255,6 +255,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
         }
     };
     let mut commit = Some((commit, client_rx));
+    let mut streamed: Option<StreamedKey> = None;
     let mut progress = Attempts::default();
     let opened = {
         let open = with_retries(
@@ -274,7 +275,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
                     if let Some((tx, rx)) = commit.take() {
                         let _ = tx.send(committed(&job.state, rx, log.as_ref(), &job.admitted.resolved.model, None));
                         if let Some(t) = ticket.take() {
-                            t.streamed();
+                            streamed = Some(t.streamed());
                         }
                     }
                     out.comment(sse::KEEPALIVE).await;
@@ -322,6 +323,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
                 }
                 None => {
                     out.end(Some(error_event(&e, NanoUsd::ZERO, 0))).await;
+                    forget_if_transient(streamed, &e);
                     record.finish(&state, 200, Some(&e)).await;
                 }
             }
@@ -338,7 +340,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
             Some(timing),
         ));
         if let Some(t) = ticket.take() {
-            t.streamed();
+            streamed = Some(t.streamed());
         }
     }
     let mut relay = Relay {
@@ -373,6 +375,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
                 .out
                 .end(Some(error_event(&e, cost, usage.completion_tokens)))
                 .await;
+            forget_if_transient(streamed, &e);
             record.finish_charged(&state, 200, Some(&e), charge).await;
         }
     }
@@ -433,6 +436,13 @@ impl Relay {
             return false;
         }
         true
+    }
+}
+
+/// A keyed stream that failed transiently is not kept for replay (DESIGN §5).
+fn forget_if_transient(streamed: Option<StreamedKey>, e: &GatewayError) {
+    if let Some(key) = streamed.filter(|_| e.retriable()) {
+        key.transient();
     }
 }
 

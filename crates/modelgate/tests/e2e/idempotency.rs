@@ -240,3 +240,31 @@ async fn a_broken_stream_resumes_after_its_last_event_id() {
         .count();
     assert_eq!(billed, 1, "never a second charge");
 }
+
+#[tokio::test]
+async fn a_keyed_stream_that_failed_transiently_runs_again() {
+    let gw = Gateway::start("").await;
+    let body = json!({"model": "demo/echo", "stream": true, "messages": user("red green blue")});
+    let failed = keyed(&gw, &gw.key, "s-3", &body)
+        .header("x-mock-fault", "cut_after=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 200);
+    let failed = events(&failed.text().await.unwrap());
+    assert!(
+        failed.iter().any(|(_, d)| d.contains("\"error\"")),
+        "{failed:?}"
+    );
+    // DESIGN §5: a transient outcome is not stored: the retry runs again, whole.
+    let retry = keyed(&gw, &gw.key, "s-3", &body).send().await.unwrap();
+    assert_eq!(retry.status(), 200);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let retry = events(&retry.text().await.unwrap());
+    assert_eq!(text_of(&retry), "red green blue");
+    assert!(!retry.iter().any(|(_, d)| d.contains("\"error\"")));
+    // And that finished answer is what a later repeat replays.
+    let again = keyed(&gw, &gw.key, "s-3", &body).send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(events(&again.text().await.unwrap()), retry);
+}
