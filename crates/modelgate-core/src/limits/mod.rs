@@ -94,6 +94,106 @@ impl Gcra {
     }
 }
 
+/// Where one limit stands: OpenAI's `x-ratelimit-{limit,remaining,reset}-*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headroom {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Until the cell is back to a full burst.
+    pub reset: Duration,
+}
+
+impl Headroom {
+    pub fn of(cell: &Gcra, per_minute: u64, now: Instant) -> Option<Headroom> {
+        (per_minute > 0).then(|| {
+            let (remaining, reset) = cell.headroom(per_minute, now);
+            Headroom {
+                limit: per_minute,
+                remaining,
+                reset,
+            }
+        })
+    }
+
+    /// From the time a cell's arrival time is ahead of now (Redis's cells).
+    pub fn from_used(per_minute: u64, used: Duration) -> Option<Headroom> {
+        (per_minute > 0).then(|| {
+            let free = WINDOW.saturating_sub(used);
+            let interval = Gcra::interval(per_minute);
+            let remaining = (free.as_nanos() / interval.as_nanos().max(1)) as u64;
+            Headroom {
+                limit: per_minute,
+                remaining: remaining.min(per_minute),
+                reset: used,
+            }
+        })
+    }
+
+    /// The tighter of two: the one with less left.
+    fn tighter(a: Option<Headroom>, b: Option<Headroom>) -> Option<Headroom> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.remaining < a.remaining { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Requests and tokens headroom of the tighter of key and account (DESIGN §1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateHeadroom {
+    pub requests: Option<Headroom>,
+    pub tokens: Option<Headroom>,
+}
+
+impl RateHeadroom {
+    pub fn merge(self, other: RateHeadroom) -> RateHeadroom {
+        RateHeadroom {
+            requests: Headroom::tighter(self.requests, other.requests),
+            tokens: Headroom::tighter(self.tokens, other.tokens),
+        }
+    }
+
+    /// Header names and values, OpenAI's (reset as a duration: `20ms`, `1.5s`).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::with_capacity(6);
+        for (h, names) in [
+            (
+                self.requests,
+                [
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ],
+            ),
+            (
+                self.tokens,
+                [
+                    "x-ratelimit-limit-tokens",
+                    "x-ratelimit-remaining-tokens",
+                    "x-ratelimit-reset-tokens",
+                ],
+            ),
+        ] {
+            if let Some(h) = h {
+                out.push((names[0], h.limit.to_string()));
+                out.push((names[1], h.remaining.to_string()));
+                out.push((names[2], format_reset(h.reset)));
+            }
+        }
+        out
+    }
+}
+
+fn format_reset(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let text = format!("{:.3}", d.as_secs_f64());
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +234,31 @@ mod tests {
         let (left, reset) = g.headroom(100, t0 + Duration::from_millis(12_700));
         assert_eq!(left, 0);
         assert!(reset > Duration::from_secs(59));
+    }
+
+    #[test]
+    fn headers_name_the_tighter_limit() {
+        let t0 = Instant::now();
+        let mut key = Gcra::new();
+        let mut account = Gcra::new();
+        assert!(key.admit(10, 4, t0).is_ok());
+        assert!(account.admit(100, 4, t0).is_ok());
+        let key = RateHeadroom {
+            requests: Headroom::of(&key, 10, t0),
+            tokens: None,
+        };
+        let account = RateHeadroom {
+            requests: Headroom::of(&account, 100, t0),
+            tokens: Headroom::of(&Gcra::new(), 1000, t0),
+        };
+        let h = key.merge(account).headers();
+        let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("x-ratelimit-limit-requests").as_deref(), Some("10"));
+        assert_eq!(get("x-ratelimit-remaining-requests").as_deref(), Some("6"));
+        assert_eq!(get("x-ratelimit-reset-requests").as_deref(), Some("24s"));
+        assert_eq!(get("x-ratelimit-remaining-tokens").as_deref(), Some("1000"));
+        assert_eq!(get("x-ratelimit-reset-tokens").as_deref(), Some("0ms"));
+        assert_eq!(format_reset(Duration::from_millis(1500)), "1.5s");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! In-process limit cells: one instance.
 
 use super::Effective;
-use modelgate_core::limits::Gcra;
+use modelgate_core::limits::{Gcra, Headroom, RateHeadroom};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -56,6 +56,18 @@ impl Local {
     pub fn correct_tokens(&self, cell: &str, limits: Effective, delta: i64) {
         let now = Instant::now();
         self.with(cell, |c| c.tpm.correct(limits.tpm, delta, now));
+    }
+
+    /// Where the cell stands now (nothing is taken).
+    pub fn headroom(&self, cell: &str, limits: Effective) -> RateHeadroom {
+        let now = Instant::now();
+        let map = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = Cells::default();
+        let c = map.get(cell).unwrap_or(&fresh);
+        RateHeadroom {
+            requests: Headroom::of(&c.rpm, limits.rpm, now),
+            tokens: Headroom::of(&c.tpm, limits.tpm, now),
+        }
     }
 
     pub fn release_slot(&self, cell: &str) {

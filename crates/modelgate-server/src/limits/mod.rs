@@ -14,6 +14,7 @@ use crate::tasks::Tasks;
 use local::Local;
 use modelgate_core::config::LimitsConfig;
 use modelgate_core::error::RateLimitScope;
+use modelgate_core::limits::RateHeadroom;
 use modelgate_core::GatewayError;
 use modelgate_store::LimitsRow;
 use std::sync::Arc;
@@ -75,6 +76,16 @@ impl Limiter {
         })
     }
 
+    /// The account's limits: its own, else `[limits]`.
+    fn account_limits(&self, authed: &Authed) -> Effective {
+        let a = &authed.account.limits;
+        Effective {
+            rpm: a.rpm.unwrap_or(self.defaults.rpm),
+            tpm: a.tpm.unwrap_or(self.defaults.tpm),
+            max_concurrent: a.max_concurrent.unwrap_or(self.defaults.max_concurrent),
+        }
+    }
+
     /// Admits a request of `tokens` (its reserved total), or answers 429 with the
     /// time until the tightest limit would admit it.
     pub async fn admit(
@@ -82,12 +93,7 @@ impl Limiter {
         authed: &Authed,
         tokens: u64,
     ) -> Result<Admission, GatewayError> {
-        let a = &authed.account.limits;
-        let account = Effective {
-            rpm: a.rpm.unwrap_or(self.defaults.rpm),
-            tpm: a.tpm.unwrap_or(self.defaults.tpm),
-            max_concurrent: a.max_concurrent.unwrap_or(self.defaults.max_concurrent),
-        };
+        let account = self.account_limits(authed);
         let key = Effective::own(&authed.key.limits);
         let mut admission = Admission {
             limiter: Arc::clone(self),
@@ -124,6 +130,31 @@ impl Limiter {
             });
         }
         Ok(admission)
+    }
+
+    /// Where the key's and account's rpm and tpm stand, the tighter of each, for
+    /// OpenAI's `x-ratelimit-*` headers; `None` when neither has a rate limit.
+    pub async fn headroom(&self, authed: &Authed) -> Option<RateHeadroom> {
+        let account = self.account_limits(authed);
+        let key = Effective::own(&authed.key.limits);
+        if key.rpm == 0 && key.tpm == 0 && account.rpm == 0 && account.tpm == 0 {
+            return None;
+        }
+        let mut merged = RateHeadroom::default();
+        for (cell, limits) in [
+            (format!("k:{}", authed.key.id), key),
+            (format!("a:{}", authed.account.id), account),
+        ] {
+            if limits.rpm == 0 && limits.tpm == 0 {
+                continue;
+            }
+            let h = match &self.cells {
+                Cells::Local(l) => l.headroom(&cell, limits),
+                Cells::Redis(r) => r.headroom(&cell, limits).await,
+            };
+            merged = merged.merge(h);
+        }
+        Some(merged)
     }
 }
 

@@ -3,6 +3,7 @@
 //! with `[storage] redis_prefix` and expires on its own.
 
 use super::Effective;
+use modelgate_core::limits::{Headroom, RateHeadroom};
 use redis::aio::ConnectionManager;
 use redis::Script;
 use std::time::Duration;
@@ -47,6 +48,20 @@ local ttl = math.floor((tat - now) / 1000) + 1000
 if ttl < 1000 then ttl = 1000 end
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', ttl)
 return 0
+";
+
+/// How far each key's arrival time is ahead of now, in microseconds (0 when idle).
+const PEEK: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i, k in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', k) or '0')
+  local used = tat - now
+  if used < 0 then used = 0 end
+  out[i] = math.floor(used)
+end
+return out
 ";
 
 /// A concurrency slot; the counter expires if every holder died.
@@ -188,6 +203,23 @@ impl RedisCells {
             .await;
         if let Err(e) = r {
             tracing::warn!(error = %e, "rate-limit correction in Redis failed");
+        }
+    }
+
+    /// Where the cell stands now (nothing is taken); unknown when Redis fails.
+    pub async fn headroom(&self, cell: &str, limits: Effective) -> RateHeadroom {
+        let used: Result<Vec<u64>, _> = Script::new(PEEK)
+            .key(self.key(cell, "rpm"))
+            .key(self.key(cell, "tpm"))
+            .invoke_async(&mut self.conn.clone())
+            .await;
+        let Ok(used) = used else {
+            return RateHeadroom::default();
+        };
+        let at = |i: usize| Duration::from_micros(used.get(i).copied().unwrap_or(0));
+        RateHeadroom {
+            requests: Headroom::from_used(limits.rpm, at(0)),
+            tokens: Headroom::from_used(limits.tpm, at(1)),
         }
     }
 

@@ -11,10 +11,11 @@ use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::response::Response;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use modelgate_core::GatewayError;
 use serde::de::DeserializeOwned;
 use std::future::Future;
+use std::sync::Arc;
 
 /// An admitted request with everything its work needs.
 pub struct Job<R> {
@@ -51,6 +52,28 @@ pub trait Endpoint {
 }
 
 pub async fn handle<E: Endpoint>(
+    state: AppState,
+    request_id: RequestId,
+    authed: Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limiter = Arc::clone(&state.limiter);
+    let (key, account) = (Arc::clone(&authed.key), Arc::clone(&authed.account));
+    let mut resp = run_endpoint::<E>(state, request_id, authed, headers, body).await;
+    // DESIGN §1: OpenAI's rate-limit headers on every answer, 429 included.
+    if let Some(headroom) = limiter.headroom(&Authed { key, account }).await {
+        let h = resp.headers_mut();
+        for (name, value) in headroom.headers() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+    }
+    resp
+}
+
+async fn run_endpoint<E: Endpoint>(
     state: AppState,
     request_id: RequestId,
     authed: Authed,

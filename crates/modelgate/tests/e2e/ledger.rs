@@ -299,3 +299,43 @@ async fn a_cut_stream_bills_the_prompt_bound_and_what_was_streamed() {
     assert!(r["completion_tokens"].as_u64().unwrap() >= 3, "{r}");
     assert!(usd(&r["cost_usd"]) > 0.0);
 }
+
+#[tokio::test]
+async fn rate_limit_headers_on_every_answer_429_included() {
+    let gw = Gateway::start("").await;
+    let (_, key) = gw
+        .account_key(
+            1.0,
+            json!({"limits": {"rpm": 3, "tpm": 10000}}),
+            json!({"limits": {"rpm": 2}}),
+        )
+        .await;
+    let header = |r: &reqwest::Response, n: &str| {
+        r.headers()
+            .get(n)
+            .unwrap_or_else(|| panic!("{n} missing"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = gw.chat_as(&key, echo("hello", 10)).await;
+    assert_eq!(first.status(), 200);
+    // The key's rpm is the tighter one; tokens are the account's.
+    assert_eq!(header(&first, "x-ratelimit-limit-requests"), "2");
+    assert_eq!(header(&first, "x-ratelimit-remaining-requests"), "1");
+    assert_eq!(header(&first, "x-ratelimit-limit-tokens"), "10000");
+    let left: u64 = header(&first, "x-ratelimit-remaining-tokens")
+        .parse()
+        .unwrap();
+    assert!(left < 10000 && left > 9900, "{left}");
+    assert!(header(&first, "x-ratelimit-reset-requests").ends_with('s'));
+    assert_eq!(gw.chat_as(&key, echo("hello", 10)).await.status(), 200);
+    let refused = gw.chat_as(&key, echo("hello", 10)).await;
+    assert_eq!(header(&refused, "x-ratelimit-remaining-requests"), "0");
+    let reset = header(&refused, "x-ratelimit-reset-requests");
+    assert!(reset.ends_with('s') && reset != "0ms", "{reset}");
+    expect_error(refused, 429, "rate_limit_exceeded").await;
+    // A key without limits on an account without limits gets none of them.
+    let plain = gw.chat(echo("hello", 10)).await;
+    assert!(plain.headers().get("x-ratelimit-limit-requests").is_none());
+}

@@ -110,6 +110,9 @@ async fn rate_limits_are_shared_through_redis() {
     // Two admitted, one on each instance: the third is refused on either.
     let r = b.chat_as(&key, body.clone()).await;
     let ra = r.headers()["retry-after"].to_str().unwrap().to_owned();
+    // The shared cells answer OpenAI's headers too.
+    assert_eq!(r.headers()["x-ratelimit-limit-requests"], "2");
+    assert_eq!(r.headers()["x-ratelimit-remaining-requests"], "0");
     expect_error(r, 429, "rate_limit_exceeded").await;
     assert!(ra.parse::<u64>().unwrap() > 20, "{ra}");
     expect_error(a.chat_as(&key, body).await, 429, "rate_limit_exceeded").await;
