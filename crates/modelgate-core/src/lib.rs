@@ -11,9 +11,13 @@ pub mod model_id;
 pub mod money;
 pub mod openai;
 pub mod pricing;
+#[cfg(test)]
+mod pricing_proptests;
 pub mod router;
 pub mod secret;
 pub mod time_fmt;
 pub mod tokens;
+#[cfg(test)]
+mod tokens_proptests;
 
 pub use error::GatewayError;

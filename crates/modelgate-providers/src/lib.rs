@@ -9,6 +9,8 @@ mod gemini;
 mod http;
 mod mock;
 mod openai;
+#[cfg(test)]
+mod proptests;
 mod sanitize;
 
 use futures_util::Stream;

@@ -5,6 +5,8 @@
 mod embeddings;
 mod images;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod responses;
 
 pub use embeddings::{
@@ -196,7 +198,8 @@ impl Usage {
         Usage {
             prompt_tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            // Upstream counts can be absurd: saturate rather than panic or wrap.
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
             extra: Map::new(),
         }
     }

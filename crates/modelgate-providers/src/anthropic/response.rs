@@ -71,8 +71,13 @@ pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
 /// `input_tokens`); reads are also reported as OpenAI's `cached_tokens`.
 pub fn usage(native: &NativeUsage) -> Usage {
     let cached = native.cache_read_input_tokens.unwrap_or(0);
-    let prompt =
-        native.input_tokens.unwrap_or(0) + native.cache_creation_input_tokens.unwrap_or(0) + cached;
+    // Saturating: absurd counts from an upstream must neither panic nor wrap to a
+    // small bill (issue 8).
+    let prompt = native
+        .input_tokens
+        .unwrap_or(0)
+        .saturating_add(native.cache_creation_input_tokens.unwrap_or(0))
+        .saturating_add(cached);
     let mut usage = Usage::new(prompt, native.output_tokens.unwrap_or(0));
     usage.extra.insert(
         "prompt_tokens_details".into(),

@@ -141,8 +141,15 @@ pub fn finish_reason(gemini: &str, has_tool_calls: bool) -> &'static str {
 /// Thoughts are output tokens (billed as such); cached and tool-use prompt tokens
 /// are input. Details in OpenAI's shape.
 pub fn usage(u: &UsageMetadata) -> Usage {
-    let prompt = u.prompt_token_count + u.tool_use_prompt_token_count;
-    let mut usage = Usage::new(prompt, u.candidates_token_count + u.thoughts_token_count);
+    // Saturating: absurd counts from an upstream must neither panic nor wrap to a
+    // small bill (issue 8).
+    let prompt = u
+        .prompt_token_count
+        .saturating_add(u.tool_use_prompt_token_count);
+    let completion = u
+        .candidates_token_count
+        .saturating_add(u.thoughts_token_count);
+    let mut usage = Usage::new(prompt, completion);
     if u.cached_content_token_count > 0 {
         usage.extra.insert(
             "prompt_tokens_details".into(),
