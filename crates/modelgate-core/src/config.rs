@@ -61,6 +61,10 @@ pub struct StorageConfig {
     /// Usage records waiting for the database (an outage) past which new billable
     /// requests are refused with 503 rather than served unbilled.
     pub max_unwritten_records: usize,
+    /// How long a balance lease outlives its instance's last renewal (by the
+    /// database's clock); an instance cut off from the database stops spending it
+    /// before then.
+    pub lease_ttl_ms: u64,
 }
 
 impl Default for StorageConfig {
@@ -71,6 +75,7 @@ impl Default for StorageConfig {
             redis_prefix: "modelgate:".into(),
             files_dir: "data/files".into(),
             max_unwritten_records: 100_000,
+            lease_ttl_ms: 60_000,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Shared state of one gateway process, built once at start.
 
 use crate::auth::AuthCache;
-use crate::billing::Ledger;
+use crate::billing::{LeaseTiming, Ledger};
 use crate::limits::{Limiter, RedisCells};
 use crate::tasks::Tasks;
 use crate::usage::{Backlog, UsageSink};
@@ -66,6 +66,10 @@ impl AppState {
             Arc::clone(&opts.store),
             crate::request_id::new_request_id().replacen("req_", "gw_", 1),
             backlog.clone(),
+            tasks.clone(),
+            LeaseTiming {
+                ttl: Duration::from_millis(opts.config.storage.lease_ttl_ms.max(1000)),
+            },
         ));
         let usage = UsageSink::start(Arc::clone(&opts.store), Arc::clone(&ledger), backlog);
         let redis = match &opts.config.storage.redis_url {

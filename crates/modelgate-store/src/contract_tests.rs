@@ -119,11 +119,35 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Stor
         s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
         35
     );
-    s.renew_leases("i2", -1).await.unwrap();
-    assert_eq!(s.reclaim_expired_leases().await.unwrap(), 1);
+    assert_eq!(
+        s.renew_leases("i2", -10_000).await.unwrap(),
+        vec![a.id.clone()]
+    );
+    // Expired, but within the grace: still held.
+    assert_eq!(s.reclaim_expired_leases(60_000).await.unwrap(), 0);
+    assert_eq!(s.reclaim_expired_leases(0).await.unwrap(), 1);
+    // i2 was cut off: its renewal finds nothing, and its late charge is still
+    // billed without shrinking i3's lease.
+    assert!(s.renew_leases("i2", 30_000).await.unwrap().is_empty());
+    s.settle(&SettleBatch {
+        instance_id: "i2".into(),
+        records: vec![],
+        charges: vec![Charge {
+            account_id: a.id.clone(),
+            key_id: "k".into(),
+            request_id: "r2".into(),
+            amount_nano: 5,
+            key_period_start: 0,
+        }],
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.get_account(&a.id).await.unwrap().balance_nano, 70);
+    // 70 left, 35 leased to i3: exactly 35 free (the late charge did not shrink
+    // i3's lease in the books).
     assert_eq!(
         s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
-        40
+        35
     );
 }
 

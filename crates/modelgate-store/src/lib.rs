@@ -73,10 +73,14 @@ pub trait Store: Send + Sync {
         account_id: &str,
         amount: i64,
     ) -> StoreResult<()>;
-    /// Keeps this instance's leases alive; leases of dead instances expire.
-    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<()>;
-    /// Returns expired leases (of crashed instances) to their accounts.
-    async fn reclaim_expired_leases(&self) -> StoreResult<u64>;
+    /// Keeps this instance's leases alive, by the database's clock; returns the
+    /// accounts whose lease it still holds (a lease missing here was reclaimed: the
+    /// instance must stop spending it).
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Vec<String>>;
+    /// Returns leases expired for more than `grace_ms` (of crashed or cut-off
+    /// instances) to their accounts. The grace keeps a cut-off instance's charges,
+    /// made before its lease expired and written when it is back, covered.
+    async fn reclaim_expired_leases(&self, grace_ms: i64) -> StoreResult<u64>;
     /// The key's spend in the period starting at `period_start`.
     async fn key_spend(&self, key_id: &str, period_start: i64) -> StoreResult<i64>;
     /// The sum of the account's ledger entries: what its balance must equal.

@@ -8,6 +8,7 @@
 
 mod keys;
 
+use crate::tasks::Tasks;
 use crate::usage::Backlog;
 use keys::KeyBook;
 use modelgate_core::error::InsufficientBalance;
@@ -18,15 +19,45 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const LEASE_TTL: Duration = Duration::from_secs(60);
 /// A lease unused this long goes back to the account, so other instances and the
 /// operator see the balance free again.
 pub const LEASE_IDLE: Duration = Duration::from_secs(2);
 /// Leases are taken for this many requests like the current one, to keep the store
 /// off the request path.
 const LEASE_AHEAD: i64 = 16;
-/// Maintenance ticks (seconds) between lease renewals: well inside `LEASE_TTL`.
-const RENEW_EVERY: u64 = 10;
+
+/// How long leases live, from `[storage] lease_ttl_ms` (default 60 s).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTiming {
+    /// The database expires a lease this long after its last renewal (its clock).
+    pub ttl: Duration,
+}
+
+impl LeaseTiming {
+    /// Renewals run every sixth of the TTL (maintenance ticks are seconds).
+    fn renew_every_ticks(self) -> u64 {
+        (self.ttl.as_secs() / 6).max(1)
+    }
+
+    /// An instance stops spending a lease a renewal interval (and a second) before
+    /// the database would expire it, measured from before the renewal was sent.
+    fn spendable_for(self) -> Duration {
+        self.ttl
+            .saturating_sub(Duration::from_secs(self.renew_every_ticks() + 1))
+            .max(self.ttl / 2)
+    }
+
+    /// Expired leases go back to their accounts only this long after expiry: a
+    /// cut-off instance's charges, made before it stopped spending and written when
+    /// it is back, are still covered by the lease they came from.
+    fn grace(self) -> Duration {
+        self.ttl * 2
+    }
+
+    fn ttl_ms(self) -> i64 {
+        self.ttl.as_millis() as i64
+    }
+}
 
 #[derive(Debug, Default)]
 struct Local {
@@ -35,11 +66,23 @@ struct Local {
     /// Charged here, not yet written by the batch writer.
     pending: i64,
     last_used: Option<Instant>,
+    /// The lease may be spent until then (fenced: unknown or reclaimed is never).
+    valid_until: Option<Instant>,
 }
 
 impl Local {
     fn free(&self) -> i64 {
         self.lease - self.reserved - self.pending
+    }
+
+    /// Reserves from the lease when it covers `amount` and is still valid.
+    fn try_reserve(&mut self, amount: i64, now: Instant) -> bool {
+        let valid = self.valid_until.is_some_and(|t| now < t);
+        let ok = valid && self.free() >= amount;
+        if ok {
+            self.reserved += amount;
+        }
+        ok
     }
 }
 
@@ -59,6 +102,8 @@ impl AccountBook {
 pub struct Ledger {
     instance_id: String,
     backlog: Backlog,
+    tasks: Tasks,
+    timing: LeaseTiming,
     store: Arc<dyn Store>,
     accounts: Mutex<HashMap<String, Arc<AccountBook>>>,
     keys: KeyBook,
@@ -123,10 +168,18 @@ impl Hold {
 }
 
 impl Ledger {
-    pub fn new(store: Arc<dyn Store>, instance_id: String, backlog: Backlog) -> Ledger {
+    pub fn new(
+        store: Arc<dyn Store>,
+        instance_id: String,
+        backlog: Backlog,
+        tasks: Tasks,
+        timing: LeaseTiming,
+    ) -> Ledger {
         Ledger {
             instance_id,
             backlog,
+            tasks,
+            timing,
             keys: KeyBook::new(Arc::clone(&store)),
             store,
             accounts: Mutex::new(HashMap::new()),
@@ -166,9 +219,10 @@ impl Ledger {
         let amount = amount.0.max(0);
         let key_hold = self.keys.reserve(key, amount).await?;
         let book = self.book(&account.id);
+        let now = Instant::now();
         let granted = book.with(|l| {
-            l.last_used = Some(Instant::now());
-            (l.free() >= amount).then(|| l.reserved += amount).is_some()
+            l.last_used = Some(now);
+            l.try_reserve(amount, now)
         });
         if !granted {
             self.grow_and_reserve(&book, account, amount).await?;
@@ -185,28 +239,19 @@ impl Ledger {
 
     async fn grow_and_reserve(
         &self,
-        book: &AccountBook,
+        book: &Arc<AccountBook>,
         account: &Account,
         amount: i64,
     ) -> Result<(), GatewayError> {
         let _turn = book.grow.lock().await;
         // Another request may have grown the lease while this one waited.
-        if book.with(|l| (l.free() >= amount).then(|| l.reserved += amount).is_some()) {
+        if book.with(|l| l.try_reserve(amount, Instant::now())) {
             return Ok(());
         }
         let shortfall = amount - book.with(|l| l.free().max(0));
         let want = shortfall.saturating_add(amount.saturating_mul(LEASE_AHEAD - 1));
-        let ttl = LEASE_TTL.as_millis() as i64;
-        let granted = self
-            .store
-            .acquire_lease(&self.instance_id, &account.id, want, shortfall, ttl)
-            .await
-            .map_err(GatewayError::internal)?;
-        let reserved = book.with(|l| {
-            l.lease += granted;
-            (l.free() >= amount).then(|| l.reserved += amount).is_some()
-        });
-        if reserved {
+        self.acquire(book, &account.id, want, shortfall).await?;
+        if book.with(|l| l.try_reserve(amount, Instant::now())) {
             return Ok(());
         }
         let balance = self
@@ -222,6 +267,42 @@ impl Ledger {
                 key_limit: false,
             },
         )))
+    }
+
+    /// Asks the store for more lease in a tracked task: a request cancelled while
+    /// the grant commits must not leave money granted in the store but unknown here.
+    async fn acquire(
+        &self,
+        book: &Arc<AccountBook>,
+        account_id: &str,
+        want: i64,
+        min: i64,
+    ) -> Result<(), GatewayError> {
+        let (store, book2, timing) = (Arc::clone(&self.store), Arc::clone(book), self.timing);
+        let (instance, account) = (self.instance_id.clone(), account_id.to_owned());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tasks.spawn(async move {
+            let asked = Instant::now();
+            let ttl = timing.ttl_ms();
+            let result = store
+                .acquire_lease(&instance, &account, want, min, ttl)
+                .await;
+            if let Ok(granted) = result {
+                book2.with(|l| {
+                    l.lease += granted;
+                    // The whole lease's expiry moved with this grant.
+                    l.valid_until = Some(asked + timing.spendable_for());
+                });
+            }
+            let _ = tx.send(result);
+        });
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(storage_unreachable(e)),
+            Err(_) => Err(GatewayError::internal(
+                "the lease task ended without an answer",
+            )),
+        }
     }
 
     /// The account's balance as of now: the store's, less charges not yet written.
@@ -243,13 +324,14 @@ impl Ledger {
         for c in charges {
             self.book(&c.account_id).with(|l| {
                 l.pending -= c.amount_nano;
-                l.lease -= c.amount_nano;
+                // A fenced lease is already 0: the charge came from what it was.
+                l.lease = (l.lease - c.amount_nano).max(0);
             });
             self.keys.written(c);
         }
     }
 
-    /// Every second: gives idle leases back; every `RENEW_EVERY` ticks also keeps
+    /// Every second: gives idle leases back; every sixth of the TTL also keeps
     /// the rest alive and reclaims dead instances' leases.
     pub async fn maintain(&self, tick: u64) {
         let candidates: Vec<(String, Arc<AccountBook>)> = {
@@ -283,15 +365,42 @@ impl Ledger {
                 tracing::warn!(error = %e, "returning an idle lease failed; it will expire");
             }
         }
-        if !tick.is_multiple_of(RENEW_EVERY) {
+        if !tick.is_multiple_of(self.timing.renew_every_ticks()) {
             return;
         }
-        let ttl = LEASE_TTL.as_millis() as i64;
-        if let Err(e) = self.store.renew_leases(&self.instance_id, ttl).await {
-            tracing::warn!(error = %e, "renewing leases failed");
-        }
-        if let Err(e) = self.store.reclaim_expired_leases().await {
+        self.renew().await;
+        let grace = self.timing.grace().as_millis() as i64;
+        if let Err(e) = self.store.reclaim_expired_leases(grace).await {
             tracing::warn!(error = %e, "reclaiming expired leases failed");
+        }
+    }
+
+    /// Keeps this instance's leases alive; a lease the store no longer has was
+    /// reclaimed while this instance was cut off: it is fenced (never spent again).
+    async fn renew(&self) {
+        let asked = Instant::now();
+        let ttl = self.timing.ttl_ms();
+        let held = match self.store.renew_leases(&self.instance_id, ttl).await {
+            Ok(held) => held,
+            Err(e) => {
+                // Unrenewed leases run out locally at their `valid_until`.
+                tracing::warn!(error = %e, "renewing leases failed");
+                return;
+            }
+        };
+        let valid_until = asked + self.timing.spendable_for();
+        let map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        for (account, book) in map.iter() {
+            book.with(|l| {
+                if held.iter().any(|a| a == account) {
+                    l.valid_until = Some(valid_until);
+                } else if l.lease > 0 && l.valid_until.is_some_and(|t| t < valid_until) {
+                    // Not granted after this renewal was sent, and gone: fenced.
+                    tracing::error!(account = %account, lease_nano = l.lease, "a balance lease was reclaimed while this instance could not reach the database; it is no longer spent");
+                    l.lease = 0;
+                    l.valid_until = None;
+                }
+            });
         }
     }
 
@@ -310,5 +419,13 @@ impl Ledger {
                 .release_lease(&self.instance_id, &account, amount)
                 .await;
         }
+    }
+}
+
+/// The store could not be asked: 503, not a 500 (nothing is wrong with the request).
+fn storage_unreachable(e: modelgate_store::StoreError) -> GatewayError {
+    tracing::warn!(error = %e, "the balance store is unreachable");
+    GatewayError::NotReady {
+        reason: "the gateway cannot reach its database to check this account's balance.".into(),
     }
 }

@@ -258,14 +258,25 @@ impl Store for PostgresStore {
         let mut tx = self.write_tx().await?;
         insert_records(&mut tx, &batch.records).await?;
         for (account, (amount, requests)) in &accounts {
+            // Only what this instance still holds leaves `leased_nano`: a lease that was
+            // reclaimed (this instance cut off too long) is already back in the pool,
+            // and other instances' leases must not shrink with this charge.
+            let held: Option<i64> = sqlx::query_scalar(
+                "SELECT amount_nano FROM balance_leases WHERE instance_id = $1 AND account_id = $2",
+            )
+            .bind(&batch.instance_id)
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let from_lease = (*amount).min(held.unwrap_or(0)).max(0);
             sqlx::query("UPDATE accounts SET balance_nano = balance_nano - $1, leased_nano = GREATEST(leased_nano - $2, 0) WHERE id = $3")
                 .bind(amount)
-                .bind(amount)
+                .bind(from_lease)
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE balance_leases SET amount_nano = GREATEST(amount_nano - $1, 0) WHERE instance_id = $2 AND account_id = $3")
-                .bind(amount)
+            sqlx::query("UPDATE balance_leases SET amount_nano = amount_nano - $1 WHERE instance_id = $2 AND account_id = $3")
+                .bind(from_lease)
                 .bind(&batch.instance_id)
                 .bind(account)
                 .execute(&mut *tx)
@@ -316,11 +327,11 @@ impl Store for PostgresStore {
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO balance_leases (instance_id, account_id, amount_nano, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT(instance_id, account_id) DO UPDATE SET amount_nano = balance_leases.amount_nano + excluded.amount_nano, expires_at = excluded.expires_at")
+        sqlx::query("INSERT INTO balance_leases (instance_id, account_id, amount_nano, expires_at) VALUES ($1, $2, $3, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $4) ON CONFLICT(instance_id, account_id) DO UPDATE SET amount_nano = balance_leases.amount_nano + excluded.amount_nano, expires_at = excluded.expires_at")
             .bind(instance_id)
             .bind(account_id)
             .bind(grant)
-            .bind(now_ms() + ttl_ms)
+            .bind(ttl_ms)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -366,21 +377,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE balance_leases SET expires_at = $1 WHERE instance_id = $2")
-            .bind(now_ms() + ttl_ms)
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Vec<String>> {
+        // The database's clock decides expiry, so instances' clocks never disagree.
+        let renewed: Vec<String> = sqlx::query_scalar("UPDATE balance_leases SET expires_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 WHERE instance_id = $2 RETURNING account_id")
+            .bind(ttl_ms)
             .bind(instance_id)
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(())
+        Ok(renewed)
     }
 
-    async fn reclaim_expired_leases(&self) -> StoreResult<u64> {
+    async fn reclaim_expired_leases(&self, grace_ms: i64) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let expired: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT instance_id, account_id, amount_nano FROM balance_leases WHERE expires_at < $1",
+            "SELECT instance_id, account_id, amount_nano FROM balance_leases WHERE expires_at + $1 < (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
         )
-        .bind(now_ms())
+        .bind(grace_ms)
         .fetch_all(&mut *tx)
         .await?;
         for (instance, account, amount) in &expired {

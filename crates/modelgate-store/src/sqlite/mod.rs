@@ -282,14 +282,25 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         insert_records(&mut tx, &batch.records).await?;
         for (account, (amount, requests)) in &accounts {
+            // Only what this instance still holds leaves `leased_nano`: a lease that was
+            // reclaimed (this instance cut off too long) is already back in the pool,
+            // and other instances' leases must not shrink with this charge.
+            let held: Option<i64> = sqlx::query_scalar(
+                "SELECT amount_nano FROM balance_leases WHERE instance_id = ? AND account_id = ?",
+            )
+            .bind(&batch.instance_id)
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let from_lease = (*amount).min(held.unwrap_or(0)).max(0);
             sqlx::query("UPDATE accounts SET balance_nano = balance_nano - ?, leased_nano = MAX(leased_nano - ?, 0) WHERE id = ?")
                 .bind(amount)
-                .bind(amount)
+                .bind(from_lease)
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE balance_leases SET amount_nano = MAX(amount_nano - ?, 0) WHERE instance_id = ? AND account_id = ?")
-                .bind(amount)
+            sqlx::query("UPDATE balance_leases SET amount_nano = amount_nano - ? WHERE instance_id = ? AND account_id = ?")
+                .bind(from_lease)
                 .bind(&batch.instance_id)
                 .bind(account)
                 .execute(&mut *tx)
@@ -339,11 +350,11 @@ impl Store for SqliteStore {
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO balance_leases (instance_id, account_id, amount_nano, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(instance_id, account_id) DO UPDATE SET amount_nano = amount_nano + excluded.amount_nano, expires_at = excluded.expires_at")
+        sqlx::query("INSERT INTO balance_leases (instance_id, account_id, amount_nano, expires_at) VALUES (?, ?, ?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ?) ON CONFLICT(instance_id, account_id) DO UPDATE SET amount_nano = amount_nano + excluded.amount_nano, expires_at = excluded.expires_at")
             .bind(instance_id)
             .bind(account_id)
             .bind(grant)
-            .bind(now_ms() + ttl_ms)
+            .bind(ttl_ms)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -387,21 +398,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE balance_leases SET expires_at = ? WHERE instance_id = ?")
-            .bind(now_ms() + ttl_ms)
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Vec<String>> {
+        // The database's clock decides expiry, so instances' clocks never disagree.
+        let renewed: Vec<String> = sqlx::query_scalar("UPDATE balance_leases SET expires_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ? WHERE instance_id = ? RETURNING account_id")
+            .bind(ttl_ms)
             .bind(instance_id)
-            .execute(&self.writer)
+            .fetch_all(&self.writer)
             .await?;
-        Ok(())
+        Ok(renewed)
     }
 
-    async fn reclaim_expired_leases(&self) -> StoreResult<u64> {
+    async fn reclaim_expired_leases(&self, grace_ms: i64) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let expired: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT instance_id, account_id, amount_nano FROM balance_leases WHERE expires_at < ?",
+            "SELECT instance_id, account_id, amount_nano FROM balance_leases WHERE expires_at + ? < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
         )
-        .bind(now_ms())
+        .bind(grace_ms)
         .fetch_all(&mut *tx)
         .await?;
         for (instance, account, amount) in &expired {

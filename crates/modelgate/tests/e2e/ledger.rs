@@ -217,18 +217,23 @@ impl Proxy {
     }
 }
 
+/// PostgreSQL behind a proxy the test controls: the URL to give the gateway.
+async fn proxied(db: &TestDatabase) -> (Proxy, String) {
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let server = server.trim_start_matches("postgres://");
+    let (user_part, host) = match server.split_once('@') {
+        Some((u, h)) => (format!("{u}@"), h),
+        None => (String::new(), server),
+    };
+    let proxy = Proxy::start(host.to_owned()).await;
+    let url = format!("postgres://{user_part}127.0.0.1:{}/{name}", proxy.port);
+    (proxy, url)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn charges_survive_a_database_outage() {
     let db = TestDatabase::create().await;
-    let (host_db, name) = db.url.rsplit_once('/').unwrap();
-    let target = host_db.rsplit_once('@').map_or(host_db, |(_, h)| h);
-    let target = target.trim_start_matches("postgres://").to_owned();
-    let proxy = Proxy::start(target).await;
-    let user_part = host_db
-        .trim_start_matches("postgres://")
-        .split_once('@')
-        .map_or(String::new(), |(u, _)| format!("{u}@"));
-    let url = format!("postgres://{user_part}127.0.0.1:{}/{name}", proxy.port);
+    let (proxy, url) = proxied(&db).await;
     let gw = Gateway::start_on_database(&url, "max_unwritten_records = 6", "").await;
     let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
     // Leases the balance for the requests to come, while the database is there.
@@ -338,4 +343,47 @@ async fn rate_limit_headers_on_every_answer_429_included() {
     // A key without limits on an account without limits gets none of them.
     let plain = gw.chat(echo("hello", 10)).await;
     assert!(plain.headers().get("x-ratelimit-limit-requests").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_instance_stops_spending_its_lease_before_it_expires() {
+    let db = TestDatabase::create().await;
+    let (proxy, url) = proxied(&db).await;
+    // A 6 s lease: spent for at most 4 s after its last renewal.
+    let gw = Gateway::start_on_database(&url, "lease_ttl_ms = 6000", "").await;
+    let (id, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    assert_eq!(gw.chat_as(&key, echo("lease", 10)).await.status(), 200);
+    proxy.down();
+    let cut = Instant::now();
+    let (mut served, mut last_served) = (0, Duration::ZERO);
+    loop {
+        let resp = gw.chat_as(&key, echo("cut off", 10)).await;
+        match resp.status().as_u16() {
+            200 => {
+                served += 1;
+                last_served = cut.elapsed();
+            }
+            503 => {
+                expect_error(resp, 503, "provider_unavailable").await;
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(
+            cut.elapsed() < Duration::from_secs(10),
+            "still spending after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The database would expire the lease 6 s after its last renewal (at most 1 s
+    // before the cut): nothing was served after that.
+    assert!(
+        last_served < Duration::from_secs(6),
+        "served at {last_served:?}"
+    );
+    proxy.restore();
+    let (balance, cost) = settled(&gw, &id, &key, 1 + served + 1).await;
+    assert!((balance - (1.0 - cost)).abs() < 1e-12, "{balance} {cost}");
+    // Spending resumes on a fresh lease.
+    assert_eq!(gw.chat_as(&key, echo("back", 10)).await.status(), 200);
 }
