@@ -120,7 +120,7 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Stor
         35
     );
     assert_eq!(
-        s.renew_leases("i2", -10_000).await.unwrap(),
+        s.renew_leases("i2", -10_000).await.unwrap().accounts,
         vec![a.id.clone()]
     );
     // Expired, but within the grace: still held.
@@ -128,7 +128,12 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Stor
     assert_eq!(s.reclaim_expired_leases(0).await.unwrap(), 1);
     // i2 was cut off: its renewal finds nothing, and its late charge is still
     // billed without shrinking i3's lease.
-    assert!(s.renew_leases("i2", 30_000).await.unwrap().is_empty());
+    assert!(s
+        .renew_leases("i2", 30_000)
+        .await
+        .unwrap()
+        .accounts
+        .is_empty());
     s.settle(&SettleBatch {
         instance_id: "i2".into(),
         records: vec![],
@@ -149,6 +154,75 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Stor
         s.acquire_lease("i3", &a.id, 100, 1, 30_000).await.unwrap(),
         35
     );
+}
+
+/// A key's spend limit is leased like a balance: instances together never get more
+/// than the limit less what was spent.
+async fn key_leases_never_exceed_the_limit(s: &dyn Store) {
+    let grant = |want, min| KeyGrant {
+        key_id: "k1",
+        period_start: 7,
+        limit: 100,
+        want,
+        min,
+        ttl_ms: 30_000,
+    };
+    assert_eq!(s.acquire_key_lease("i1", grant(60, 10)).await.unwrap(), 60);
+    assert_eq!(s.acquire_key_lease("i2", grant(60, 50)).await.unwrap(), 0);
+    assert_eq!(s.acquire_key_lease("i2", grant(60, 10)).await.unwrap(), 40);
+    s.settle(&SettleBatch {
+        instance_id: "i1".into(),
+        records: vec![],
+        charges: vec![],
+    })
+    .await
+    .unwrap();
+    let a = s
+        .create_account(NewAccount {
+            name: "a".into(),
+            credits_nano: 1000,
+            ..NewAccount::default()
+        })
+        .await
+        .unwrap();
+    s.acquire_lease("i1", &a.id, 100, 1, 30_000).await.unwrap();
+    s.settle(&SettleBatch {
+        instance_id: "i1".into(),
+        records: vec![],
+        charges: vec![Charge {
+            account_id: a.id.clone(),
+            key_id: "k1".into(),
+            request_id: "r".into(),
+            amount_nano: 25,
+            key_period_start: 7,
+        }],
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.key_spend("k1", 7).await.unwrap(), 25);
+    s.release_key_lease("i1", "k1", 7, 1000).await.unwrap();
+    // 25 spent, i2 holds 40: 35 free.
+    assert_eq!(s.acquire_key_lease("i3", grant(100, 1)).await.unwrap(), 35);
+    let renewed = s.renew_leases("i2", -10_000).await.unwrap();
+    assert_eq!(renewed.keys, vec![("k1".to_owned(), 7)]);
+    assert!(s.reclaim_expired_leases(0).await.unwrap() >= 1);
+    assert_eq!(s.acquire_key_lease("i3", grant(100, 1)).await.unwrap(), 40);
+    // Another period is a fresh allowance.
+    let next = KeyGrant {
+        period_start: 8,
+        ..grant(100, 1)
+    };
+    assert_eq!(s.acquire_key_lease("i1", next).await.unwrap(), 100);
+}
+
+#[tokio::test]
+async fn sqlite_key_leases_never_exceed_the_limit() {
+    on_sqlite(key_leases_never_exceed_the_limit).await;
+}
+
+#[tokio::test]
+async fn postgres_key_leases_never_exceed_the_limit() {
+    on_postgres(key_leases_never_exceed_the_limit).await;
 }
 
 #[tokio::test]

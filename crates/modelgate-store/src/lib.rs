@@ -76,11 +76,22 @@ pub trait Store: Send + Sync {
     /// Keeps this instance's leases alive, by the database's clock; returns the
     /// accounts whose lease it still holds (a lease missing here was reclaimed: the
     /// instance must stop spending it).
-    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Vec<String>>;
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Renewed>;
     /// Returns leases expired for more than `grace_ms` (of crashed or cut-off
     /// instances) to their accounts. The grace keeps a cut-off instance's charges,
     /// made before its lease expired and written when it is back, covered.
     async fn reclaim_expired_leases(&self, grace_ms: i64) -> StoreResult<u64>;
+    /// Grants up to `want` (at least `min`, else nothing) of the key's spend limit in
+    /// the period not yet spent or leased to any instance; returns the amount.
+    async fn acquire_key_lease(&self, instance_id: &str, grant: KeyGrant<'_>) -> StoreResult<i64>;
+    /// Returns unused key lease.
+    async fn release_key_lease(
+        &self,
+        instance_id: &str,
+        key_id: &str,
+        period_start: i64,
+        amount: i64,
+    ) -> StoreResult<()>;
     /// The key's spend in the period starting at `period_start`.
     async fn key_spend(&self, key_id: &str, period_start: i64) -> StoreResult<i64>;
     /// The sum of the account's ledger entries: what its balance must equal.

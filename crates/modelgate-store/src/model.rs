@@ -169,3 +169,22 @@ pub struct FileMeta {
     pub bytes: i64,
     pub created_at: i64,
 }
+
+/// What `renew_leases` found still held by the instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renewed {
+    pub accounts: Vec<String>,
+    /// (key id, period start)
+    pub keys: Vec<(String, i64)>,
+}
+
+/// A request for a slice of a key's spend limit.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyGrant<'a> {
+    pub key_id: &'a str,
+    pub period_start: i64,
+    pub limit: i64,
+    pub want: i64,
+    pub min: i64,
+    pub ttl_ms: i64,
+}

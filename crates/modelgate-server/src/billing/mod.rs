@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub const LEASE_IDLE: Duration = Duration::from_secs(2);
 /// Leases are taken for this many requests like the current one, to keep the store
 /// off the request path.
-const LEASE_AHEAD: i64 = 16;
+pub(super) const LEASE_AHEAD: i64 = 16;
 
 /// How long leases live, from `[storage] lease_ttl_ms` (default 60 s).
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,7 @@ impl LeaseTiming {
 
     /// An instance stops spending a lease a renewal interval (and a second) before
     /// the database would expire it, measured from before the renewal was sent.
-    fn spendable_for(self) -> Duration {
+    pub(super) fn spendable_for(self) -> Duration {
         self.ttl
             .saturating_sub(Duration::from_secs(self.renew_every_ticks() + 1))
             .max(self.ttl / 2)
@@ -54,7 +54,7 @@ impl LeaseTiming {
         self.ttl * 2
     }
 
-    fn ttl_ms(self) -> i64 {
+    pub(super) fn ttl_ms(self) -> i64 {
         self.ttl.as_millis() as i64
     }
 }
@@ -175,12 +175,18 @@ impl Ledger {
         tasks: Tasks,
         timing: LeaseTiming,
     ) -> Ledger {
+        let keys = KeyBook::new(
+            Arc::clone(&store),
+            instance_id.clone(),
+            tasks.clone(),
+            timing,
+        );
         Ledger {
+            keys,
             instance_id,
             backlog,
             tasks,
             timing,
-            keys: KeyBook::new(Arc::clone(&store)),
             store,
             accounts: Mutex::new(HashMap::new()),
         }
@@ -365,6 +371,7 @@ impl Ledger {
                 tracing::warn!(error = %e, "returning an idle lease failed; it will expire");
             }
         }
+        self.keys.release_idle(false).await;
         if !tick.is_multiple_of(self.timing.renew_every_ticks()) {
             return;
         }
@@ -380,7 +387,7 @@ impl Ledger {
     async fn renew(&self) {
         let asked = Instant::now();
         let ttl = self.timing.ttl_ms();
-        let held = match self.store.renew_leases(&self.instance_id, ttl).await {
+        let renewed = match self.store.renew_leases(&self.instance_id, ttl).await {
             Ok(held) => held,
             Err(e) => {
                 // Unrenewed leases run out locally at their `valid_until`.
@@ -389,6 +396,8 @@ impl Ledger {
             }
         };
         let valid_until = asked + self.timing.spendable_for();
+        self.keys.renewed(&renewed.keys, valid_until);
+        let held = renewed.accounts;
         let map = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         for (account, book) in map.iter() {
             book.with(|l| {
@@ -419,11 +428,12 @@ impl Ledger {
                 .release_lease(&self.instance_id, &account, amount)
                 .await;
         }
+        self.keys.release_idle(true).await;
     }
 }
 
 /// The store could not be asked: 503, not a 500 (nothing is wrong with the request).
-fn storage_unreachable(e: modelgate_store::StoreError) -> GatewayError {
+pub(super) fn storage_unreachable(e: modelgate_store::StoreError) -> GatewayError {
     tracing::warn!(error = %e, "the balance store is unreachable");
     GatewayError::NotReady {
         reason: "the gateway cannot reach its database to check this account's balance.".into(),

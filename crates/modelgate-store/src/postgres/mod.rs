@@ -14,6 +14,10 @@ use rows::*;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_files.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_key_leases.sql"),
+    ),
 ];
 
 /// Any constant shared by every instance: the key of the migration advisory lock.
@@ -290,10 +294,27 @@ impl Store for PostgresStore {
                 .await?;
         }
         for ((key, period), amount) in &keys {
-            sqlx::query("INSERT INTO key_spend (key_id, period_start, spent_nano) VALUES ($1, $2, $3) ON CONFLICT(key_id, period_start) DO UPDATE SET spent_nano = key_spend.spent_nano + excluded.spent_nano")
+            let held: Option<i64> = sqlx::query_scalar(
+                "SELECT amount_nano FROM key_leases WHERE instance_id = $1 AND key_id = $2 AND period_start = $3",
+            )
+            .bind(&batch.instance_id)
+            .bind(key)
+            .bind(period)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let from_lease = (*amount).min(held.unwrap_or(0)).max(0);
+            sqlx::query("INSERT INTO key_spend (key_id, period_start, spent_nano, leased_nano) VALUES ($1, $2, $3, 0) ON CONFLICT(key_id, period_start) DO UPDATE SET spent_nano = key_spend.spent_nano + excluded.spent_nano, leased_nano = GREATEST(key_spend.leased_nano - $4, 0)")
                 .bind(key)
                 .bind(period)
                 .bind(amount)
+                .bind(from_lease)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE key_leases SET amount_nano = amount_nano - $1 WHERE instance_id = $2 AND key_id = $3 AND period_start = $4")
+                .bind(from_lease)
+                .bind(&batch.instance_id)
+                .bind(key)
+                .bind(period)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -377,14 +398,21 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Vec<String>> {
+    async fn renew_leases(&self, instance_id: &str, ttl_ms: i64) -> StoreResult<Renewed> {
         // The database's clock decides expiry, so instances' clocks never disagree.
-        let renewed: Vec<String> = sqlx::query_scalar("UPDATE balance_leases SET expires_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 WHERE instance_id = $2 RETURNING account_id")
+        let mut tx = self.write_tx().await?;
+        let accounts: Vec<String> = sqlx::query_scalar("UPDATE balance_leases SET expires_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 WHERE instance_id = $2 RETURNING account_id")
             .bind(ttl_ms)
             .bind(instance_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(renewed)
+        let keys: Vec<(String, i64)> = sqlx::query_as("UPDATE key_leases SET expires_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 WHERE instance_id = $2 RETURNING key_id, period_start")
+            .bind(ttl_ms)
+            .bind(instance_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Renewed { accounts, keys })
     }
 
     async fn reclaim_expired_leases(&self, grace_ms: i64) -> StoreResult<u64> {
@@ -409,8 +437,107 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let expired_keys: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT instance_id, key_id, period_start, amount_nano FROM key_leases WHERE expires_at + $1 < (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+        )
+        .bind(grace_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (instance, key, period, amount) in &expired_keys {
+            sqlx::query("UPDATE key_spend SET leased_nano = GREATEST(leased_nano - $1, 0) WHERE key_id = $2 AND period_start = $3")
+                .bind(amount)
+                .bind(key)
+                .bind(period)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM key_leases WHERE instance_id = $1 AND key_id = $2 AND period_start = $3")
+                .bind(instance)
+                .bind(key)
+                .bind(period)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(expired.len() as u64)
+        Ok((expired.len() + expired_keys.len()) as u64)
+    }
+
+    async fn acquire_key_lease(&self, instance_id: &str, grant: KeyGrant<'_>) -> StoreResult<i64> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO key_spend (key_id, period_start, spent_nano, leased_nano) VALUES ($1, $2, 0, 0) ON CONFLICT(key_id, period_start) DO NOTHING")
+            .bind(grant.key_id)
+            .bind(grant.period_start)
+            .execute(&mut *tx)
+            .await?;
+        let (spent, leased): (i64, i64) = sqlx::query_as(
+            "SELECT spent_nano, leased_nano FROM key_spend WHERE key_id = $1 AND period_start = $2 FOR UPDATE",
+        )
+        .bind(grant.key_id)
+        .bind(grant.period_start)
+        .fetch_one(&mut *tx)
+        .await?;
+        let free = grant.limit - spent - leased;
+        if free < grant.min || grant.want <= 0 {
+            return Ok(0);
+        }
+        let amount = grant.want.min(free);
+        sqlx::query("UPDATE key_spend SET leased_nano = leased_nano + $1 WHERE key_id = $2 AND period_start = $3")
+            .bind(amount)
+            .bind(grant.key_id)
+            .bind(grant.period_start)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO key_leases (instance_id, key_id, period_start, amount_nano, expires_at) VALUES ($1, $2, $3, $4, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $5) ON CONFLICT(instance_id, key_id, period_start) DO UPDATE SET amount_nano = key_leases.amount_nano + excluded.amount_nano, expires_at = excluded.expires_at")
+            .bind(instance_id)
+            .bind(grant.key_id)
+            .bind(grant.period_start)
+            .bind(amount)
+            .bind(grant.ttl_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(amount)
+    }
+
+    async fn release_key_lease(
+        &self,
+        instance_id: &str,
+        key_id: &str,
+        period_start: i64,
+        amount: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT amount_nano FROM key_leases WHERE instance_id = $1 AND key_id = $2 AND period_start = $3",
+        )
+        .bind(instance_id)
+        .bind(key_id)
+        .bind(period_start)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let amount = amount.min(held.unwrap_or(0));
+        if amount > 0 {
+            sqlx::query("UPDATE key_spend SET leased_nano = GREATEST(leased_nano - $1, 0) WHERE key_id = $2 AND period_start = $3")
+                .bind(amount)
+                .bind(key_id)
+                .bind(period_start)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE key_leases SET amount_nano = amount_nano - $1 WHERE instance_id = $2 AND key_id = $3 AND period_start = $4")
+                .bind(amount)
+                .bind(instance_id)
+                .bind(key_id)
+                .bind(period_start)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM key_leases WHERE instance_id = $1 AND key_id = $2 AND period_start = $3 AND amount_nano <= 0")
+            .bind(instance_id)
+            .bind(key_id)
+            .bind(period_start)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn key_spend(&self, key_id: &str, period_start: i64) -> StoreResult<i64> {

@@ -387,3 +387,41 @@ async fn a_cut_off_instance_stops_spending_its_lease_before_it_expires() {
     // Spending resumes on a fresh lease.
     assert_eq!(gw.chat_as(&key, echo("back", 10)).await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_spend_limit_holds_across_instances() {
+    let db = TestDatabase::create().await;
+    let a = Gateway::start_on_database(&db.url, "", "").await;
+    let b = a.another_instance().await;
+    // demo/echo, "hello", max_tokens 100: $0.000216 reserved per request; the key
+    // may have five in flight at once, wherever they land.
+    let limit = 5.0 * 0.000216;
+    let (_, key) = a
+        .account_key(10.0, json!({}), json!({"max_spend_usd": limit}))
+        .await;
+    let started = Instant::now();
+    while b.chat_as(&key, echo("", 1)).await.status() == 401 {
+        assert!(started.elapsed() < Duration::from_secs(2), "key unseen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = echo("hello", 100);
+    let requests = (0..30).map(|i| {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        gw.with_fault(&key, "delay_ms=1500", &body).send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    // One instance alone once admitted five, and the other five more.
+    assert!((1..=5).contains(&ok), "{ok} admitted: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 402),
+        "{statuses:?}"
+    );
+    let records = a.usage(&key, 31).await;
+    let spent: f64 = records.iter().map(|r| usd(&r["cost_usd"])).sum();
+    assert!(spent <= limit + 1e-12, "spent {spent} of {limit}");
+}

@@ -1,0 +1,12 @@
+-- Key spend limits leased like balances, so that they hold exactly across instances:
+-- leased_nano never exceeds the limit less what was spent at grant time.
+ALTER TABLE key_spend ADD COLUMN leased_nano INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS key_leases (
+    instance_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    amount_nano INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, key_id, period_start)
+)
