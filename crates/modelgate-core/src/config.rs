@@ -20,6 +20,7 @@ pub struct ConfigFile {
     pub retry: RetryConfig,
     pub health: HealthConfig,
     pub limits: LimitsConfig,
+    pub idempotency: IdempotencyConfig,
     pub files: FilesConfig,
     pub fetch: FetchConfig,
     pub dashboard: DashboardConfig,
@@ -76,6 +77,22 @@ impl Default for StorageConfig {
             files_dir: "data/files".into(),
             max_unwritten_records: 100_000,
             lease_ttl_ms: 60_000,
+        }
+    }
+}
+
+/// Idempotency records kept in process (answers and keyed stream logs, 24 h).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencyConfig {
+    /// Their memory budget; over it the oldest finished records are evicted.
+    pub max_bytes: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -83,13 +83,14 @@ impl AppState {
                 opts.catalog.deployments(),
             )
         });
-        let idempotency = Arc::new(crate::idempotency::Idempotency::with_remote(
+        let idempotency = Arc::new(crate::idempotency::Idempotency::new(
             redis.as_ref().map(|r| {
                 crate::idempotency::RemoteRecords::new(
                     r.connection(),
                     &opts.config.storage.redis_prefix,
                 )
             }),
+            usize::try_from(opts.config.idempotency.max_bytes).unwrap_or(usize::MAX),
         ));
         let limiter = Limiter::new(opts.config.limits, redis, tasks.clone());
         let auth = AuthCache::default();

@@ -68,14 +68,28 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, GatewayError> {
         .transpose()
 }
 
+mod budget;
 mod remote;
 
+use budget::Budget;
 pub use remote::RemoteRecords;
 
 struct Stored {
     status: http::StatusCode,
     headers: HeaderMap,
     body: Bytes,
+}
+
+impl Stored {
+    /// What it holds in memory, near enough for the budget.
+    fn size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 32)
+            .sum();
+        self.body.len() + headers + 64
+    }
 }
 
 enum Entry {
@@ -95,6 +109,15 @@ enum Entry {
 }
 
 impl Entry {
+    /// When it finished (a running stream or request never is evicted).
+    fn finished_at(&self) -> Option<Instant> {
+        match self {
+            Entry::InFlight { .. } => None,
+            Entry::Done { at, .. } => Some(*at),
+            Entry::Streaming { at, log, .. } => log.done().then_some(*at),
+        }
+    }
+
     fn fingerprint(&self) -> &[u8; 32] {
         match self {
             Entry::InFlight { fingerprint }
@@ -123,6 +146,8 @@ pub enum Mode {
 pub struct StreamLog {
     state: Mutex<LogState>,
     changed: Notify,
+    /// Counts the log's bytes while it is one of the records.
+    budget: Option<Arc<Budget>>,
 }
 
 #[derive(Default)]
@@ -131,6 +156,21 @@ struct LogState {
     entries: Vec<(Option<u64>, Bytes)>,
     last_id: u64,
     done: bool,
+    bytes: usize,
+    /// No longer one of the records: its bytes are no longer counted.
+    detached: bool,
+}
+
+impl LogState {
+    fn push(&mut self, id: Option<u64>, event: Bytes, budget: Option<&Arc<Budget>>) {
+        // An entry's own weight (id, Bytes handle) on top of its bytes.
+        let size = event.len() + 40;
+        self.bytes += size;
+        if let Some(b) = budget.filter(|_| !self.detached) {
+            b.add(size);
+        }
+        self.entries.push((id, event));
+    }
 }
 
 impl StreamLog {
@@ -141,17 +181,30 @@ impl StreamLog {
 
     /// Appends `id: <n>` and `data: <payload>` with the next id.
     pub fn push_data(&self, payload: &[u8]) {
+        let budget = self.budget.as_ref();
         self.update(|s| {
             s.last_id += 1;
             let mut event = format!("id: {}\ndata: ", s.last_id).into_bytes();
             event.extend_from_slice(payload);
             event.extend_from_slice(b"\n\n");
-            s.entries.push((Some(s.last_id), Bytes::from(event)));
+            let id = s.last_id;
+            s.push(Some(id), Bytes::from(event), budget);
         });
     }
 
     pub fn push_comment(&self, comment: &'static [u8]) {
-        self.update(|s| s.entries.push((None, Bytes::from_static(comment))));
+        let budget = self.budget.as_ref();
+        self.update(|s| s.push(None, Bytes::from_static(comment), budget));
+    }
+
+    /// Leaves the records: returns the bytes counted so far (once).
+    fn detach(&self) -> usize {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.detached {
+            return 0;
+        }
+        s.detached = true;
+        s.bytes
     }
 
     pub fn finish(&self) {
@@ -192,13 +245,15 @@ impl StreamLog {
     }
 }
 
-#[derive(Default)]
 pub struct Idempotency {
     entries: Mutex<HashMap<(String, String), Entry>>,
     inserts: AtomicUsize,
     /// Plain answers are shared through Redis when configured.
     remote: Option<RemoteRecords>,
+    budget: Arc<Budget>,
 }
+
+type Entries = HashMap<(String, String), Entry>;
 
 pub enum Begin {
     /// First time: run the request, then hand its answer to the ticket.
@@ -220,11 +275,64 @@ pub struct Ticket {
 }
 
 impl Idempotency {
-    pub fn with_remote(remote: Option<RemoteRecords>) -> Idempotency {
+    /// `max_bytes`: the in-process budget of stored answers and stream logs.
+    pub fn new(remote: Option<RemoteRecords>, max_bytes: usize) -> Idempotency {
         Idempotency {
+            entries: Mutex::default(),
+            inserts: AtomicUsize::new(0),
             remote,
-            ..Idempotency::default()
+            budget: Arc::new(Budget::new(max_bytes)),
         }
+    }
+
+    /// Puts an entry in, accounting for the one it replaces.
+    fn put(&self, entries: &mut Entries, scope: (String, String), entry: Entry) {
+        if let Entry::Done { stored, .. } = &entry {
+            self.budget.add(stored.size());
+        }
+        if let Some(old) = entries.insert(scope, entry) {
+            self.forget(old);
+        }
+        if self.budget.over() {
+            self.evict(entries);
+        }
+    }
+
+    fn remove(&self, entries: &mut Entries, scope: &(String, String)) {
+        if let Some(old) = entries.remove(scope) {
+            self.forget(old);
+        }
+    }
+
+    /// An entry left the records: its bytes no longer count.
+    fn forget(&self, entry: Entry) {
+        match entry {
+            Entry::InFlight { .. } => {}
+            Entry::Done { stored, .. } => self.budget.sub(stored.size()),
+            Entry::Streaming { log, .. } => self.budget.sub(log.detach()),
+        }
+    }
+
+    /// Over the budget: the oldest finished records go first, down to the target.
+    fn evict(&self, entries: &mut Entries) {
+        let mut finished: Vec<(Instant, (String, String))> = entries
+            .iter()
+            .filter_map(|(scope, e)| e.finished_at().map(|at| (at, scope.clone())))
+            .collect();
+        finished.sort_unstable_by_key(|(at, _)| *at);
+        let mut evicted = 0u64;
+        for (_, scope) in finished {
+            if self.budget.used() <= self.budget.target() {
+                break;
+            }
+            self.remove(entries, &scope);
+            evicted += 1;
+        }
+        metrics::counter!("modelgate_idempotency_evicted_total").increment(evicted);
+        tracing::warn!(
+            evicted,
+            "idempotency records over their memory budget: the oldest were evicted"
+        );
     }
 
     pub async fn begin(
@@ -299,7 +407,12 @@ impl Idempotency {
                 (Entry::Streaming { .. }, _) => Err(in_flight),
             };
         }
-        let log = matches!(mode, Mode::Stream { .. }).then(|| Arc::new(StreamLog::default()));
+        let log = matches!(mode, Mode::Stream { .. }).then(|| {
+            Arc::new(StreamLog {
+                budget: Some(Arc::clone(&self.budget)),
+                ..StreamLog::default()
+            })
+        });
         let entry = match &log {
             Some(log) => Entry::Streaming {
                 fingerprint,
@@ -308,9 +421,16 @@ impl Idempotency {
             },
             None => Entry::InFlight { fingerprint },
         };
-        entries.insert(scope.clone(), entry);
+        self.put(&mut entries, scope.clone(), entry);
         if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            entries.retain(|_, e| !e.expired());
+            let expired: Vec<(String, String)> = entries
+                .iter()
+                .filter(|(_, e)| e.expired())
+                .map(|(scope, _)| scope.clone())
+                .collect();
+            for scope in &expired {
+                self.remove(&mut entries, scope);
+            }
         }
         Ok(Begin::Run(Ticket {
             idem: Arc::clone(self),
@@ -371,7 +491,8 @@ impl Ticket {
             return Response::from_parts(parts, Body::from(bytes));
         }
         let mut entries = self.idem.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.insert(
+        self.idem.put(
+            &mut entries,
             self.scope.clone(),
             Entry::Done {
                 fingerprint: self.fingerprint,
@@ -388,7 +509,7 @@ impl Ticket {
             entries.get(&self.scope),
             Some(Entry::InFlight { .. } | Entry::Streaming { .. })
         ) {
-            entries.remove(&self.scope);
+            self.idem.remove(&mut entries, &self.scope);
         }
     }
 }
@@ -412,7 +533,7 @@ impl StreamedKey {
             _ => false,
         };
         if ours {
-            entries.remove(&self.scope);
+            self.idem.remove(&mut entries, &self.scope);
         }
     }
 }
@@ -462,7 +583,7 @@ mod tests {
 
     #[tokio::test]
     async fn run_once_replay_conflict_and_mismatch() {
-        let idem = Arc::new(Idempotency::default());
+        let idem = Arc::new(Idempotency::new(None, 1 << 30));
         let Begin::Run(ticket) = idem
             .begin_local("a", "k".into(), b"{}", Mode::Plain)
             .unwrap()
@@ -497,7 +618,7 @@ mod tests {
 
     #[tokio::test]
     async fn transient_outcomes_are_not_stored() {
-        let idem = Arc::new(Idempotency::default());
+        let idem = Arc::new(Idempotency::new(None, 1 << 30));
         let Ok(Begin::Run(ticket)) = idem.begin_local("a", "k".into(), b"{}", Mode::Plain) else {
             panic!()
         };
@@ -508,5 +629,64 @@ mod tests {
             idem.begin_local("a", "k".into(), b"{}", Mode::Plain),
             Ok(Begin::Run(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn the_oldest_finished_records_are_evicted_over_the_budget() {
+        // Room for about four 1 KiB answers.
+        let idem = Arc::new(Idempotency::new(None, 4 * 1200));
+        for i in 0..10 {
+            let Ok(Begin::Run(t)) = idem.begin_local("a", format!("k{i}"), b"{}", Mode::Plain)
+            else {
+                panic!()
+            };
+            t.finish(Response::new(Body::from(vec![b'x'; 1024]))).await;
+        }
+        assert!(idem.budget.used() <= 4 * 1200, "{}", idem.budget.used());
+        // The newest still replays; the oldest runs again.
+        assert!(matches!(
+            idem.begin_local("a", "k9".into(), b"{}", Mode::Plain),
+            Ok(Begin::Replay(_))
+        ));
+        assert!(matches!(
+            idem.begin_local("a", "k0".into(), b"{}", Mode::Plain),
+            Ok(Begin::Run(_))
+        ));
+        // A running stream is never evicted, and its bytes count.
+        let Ok(Begin::Run(t)) = idem.begin_local(
+            "a",
+            "s".into(),
+            b"{}",
+            Mode::Stream {
+                last_event_id: None,
+            },
+        ) else {
+            panic!()
+        };
+        let log = t.log().unwrap();
+        let before = idem.budget.used();
+        log.push_data(&[b'y'; 5000]);
+        assert!(idem.budget.used() >= before + 5000);
+        let Ok(Begin::Run(t2)) = idem.begin_local("a", "k10".into(), b"{}", Mode::Plain) else {
+            panic!()
+        };
+        t2.finish(Response::new(Body::from("z"))).await;
+        assert!(matches!(
+            idem.begin_local(
+                "a",
+                "s".into(),
+                b"{}",
+                Mode::Stream {
+                    last_event_id: Some(0)
+                }
+            ),
+            Ok(Begin::Follow(..))
+        ));
+        // Freed with the stream's record, counted once.
+        let key = t.streamed();
+        log.finish();
+        let used = idem.budget.used();
+        key.transient();
+        assert!(idem.budget.used() + 5000 <= used);
     }
 }
