@@ -177,6 +177,11 @@ impl Gateway {
         }
     }
 
+    /// The process id, to SIGKILL it while requests to it are in flight.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited 0.
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();

@@ -425,3 +425,157 @@ async fn a_key_spend_limit_holds_across_instances() {
     let spent: f64 = records.iter().map(|r| usd(&r["cost_usd"])).sum();
     assert!(spent <= limit + 1e-12, "spent {spent} of {limit}");
 }
+
+/// One request's outcome in the fault run: who answered, and its request id.
+struct Sent {
+    instance: usize,
+    status: u16,
+    request_id: String,
+}
+
+async fn send_to(gw: &Gateway, instance: usize, key: &str, fault: &str) -> Option<Sent> {
+    let resp = gw
+        .with_fault(key, fault, &echo("money under fire", 20))
+        .send()
+        .await
+        .ok()?;
+    let request_id = resp
+        .headers()
+        .get("x-request-id")?
+        .to_str()
+        .ok()?
+        .to_owned();
+    let status = resp.status().as_u16();
+    // A connection the kill cut mid-answer is not an answer.
+    resp.bytes().await.ok()?;
+    Some(Sent {
+        instance,
+        status,
+        request_id,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_keep_the_ledger_through_a_kill_mid_traffic() {
+    let db = TestDatabase::create().await;
+    let mut a = Gateway::start_on_database(&db.url, "", "").await;
+    let b = a.another_instance().await;
+    let (id, key) = a.account_key(1.0, json!({}), json!({})).await;
+    let started = Instant::now();
+    while b.chat_as(&key, echo("", 1)).await.status() == 401 {
+        assert!(started.elapsed() < Duration::from_secs(2), "key unseen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Traffic on both, some of it slow so that the kill lands mid-request.
+    let mut sent: Vec<Sent> = Vec::new();
+    let pid = a.pid().to_string();
+    for round in 0..3 {
+        let batch = (0..20).map(|i| {
+            let (gw, n) = if i % 2 == 0 { (&a, 0) } else { (&b, 1) };
+            let fault = if i % 3 == 0 {
+                "delay_ms=300"
+            } else {
+                "delay_ms=0"
+            };
+            send_to(gw, n, &key, fault)
+        });
+        if round == 1 {
+            // SIGKILL `a` while this round is in flight on it.
+            let (outcomes, ()) = tokio::join!(futures_util::future::join_all(batch), async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let killed = std::process::Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status()
+                    .unwrap();
+                assert!(killed.success());
+            });
+            sent.extend(outcomes.into_iter().flatten());
+        } else {
+            sent.extend(
+                futures_util::future::join_all(batch)
+                    .await
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        if round == 1 {
+            a = b.another_instance().await; // restarted, same database
+        }
+    }
+    // Afterwards: the ledger equals the balance, no balance below zero, and every
+    // charge recorded is in it.
+    let answered: Vec<&Sent> = sent.iter().filter(|s| s.status == 200).collect();
+    let survivors: Vec<&&Sent> = answered.iter().filter(|s| s.instance == 1).collect();
+    // Every answer from an instance that lived gets its record (polled: written in
+    // batches); the killed one may lose only what it had not yet written (README:
+    // durability).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let all = loop {
+        let all = all_usage(&b, &key).await;
+        let recorded: std::collections::HashSet<&str> = all
+            .iter()
+            .filter_map(|r| r["request_id"].as_str())
+            .collect();
+        let missing: Vec<&str> = survivors
+            .iter()
+            .map(|s| s.request_id.as_str())
+            .filter(|r| !recorded.contains(r))
+            .collect();
+        if missing.is_empty() {
+            break all;
+        }
+        assert!(Instant::now() < deadline, "no records for {missing:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (balance, _) = settled(&b, &id, &key, all.len()).await;
+    let all = all_usage(&b, &key).await;
+    let charged: f64 = all.iter().map(|r| usd(&r["cost_usd"])).sum();
+    assert!(
+        (balance - (1.0 - charged)).abs() < 1e-12,
+        "{balance} vs {charged}"
+    );
+    assert!(balance >= 0.0);
+    let recorded: std::collections::HashSet<&str> = all
+        .iter()
+        .filter_map(|r| r["request_id"].as_str())
+        .collect();
+    let killed_answers = answered.iter().filter(|s| s.instance == 0).count();
+    let killed_recorded = answered
+        .iter()
+        .filter(|s| s.instance == 0 && recorded.contains(s.request_id.as_str()))
+        .count();
+    eprintln!(
+        "fault run: {} requests, {} answered ({} by the killed instance, {} of them recorded), balance ${balance:.9}, ledger equal",
+        sent.len(),
+        answered.len(),
+        killed_answers,
+        killed_recorded
+    );
+}
+
+/// Every usage record of the key's account, all pages.
+async fn all_usage(gw: &Gateway, key: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/api/usage?limit=1000&cursor={c}"),
+            None => "/api/usage?limit=1000".to_owned(),
+        };
+        let page: Value = gw
+            .http
+            .get(gw.url(&url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) if page["has_more"] == true => cursor = Some(c.to_owned()),
+            _ => return all,
+        }
+    }
+}
