@@ -91,6 +91,7 @@ impl AppState {
                 )
             }),
             usize::try_from(opts.config.idempotency.max_bytes).unwrap_or(usize::MAX),
+            tasks.clone(),
         ));
         let limiter = Limiter::new(opts.config.limits, redis, tasks.clone());
         let auth = AuthCache::default();

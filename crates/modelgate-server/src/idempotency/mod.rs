@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Notify};
 
 pub const HEADER: &str = "idempotency-key";
 const KEEP_FOR: Duration = Duration::from_secs(24 * 3600);
@@ -69,10 +68,15 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, GatewayError> {
 }
 
 mod budget;
+mod log;
 mod remote;
+mod remote_stream;
 
+use crate::tasks::Tasks;
 use budget::Budget;
+pub use log::StreamLog;
 pub use remote::RemoteRecords;
+pub use remote_stream::RemoteFollow;
 
 struct Stored {
     status: http::StatusCode,
@@ -141,116 +145,13 @@ pub enum Mode {
     Stream { last_event_id: Option<u64> },
 }
 
-/// The events of a keyed stream, each data event numbered; followers wait on `changed`.
-#[derive(Default)]
-pub struct StreamLog {
-    state: Mutex<LogState>,
-    changed: Notify,
-    /// Counts the log's bytes while it is one of the records.
-    budget: Option<Arc<Budget>>,
-}
-
-#[derive(Default)]
-struct LogState {
-    /// (event id, bytes as sent); comments have no id.
-    entries: Vec<(Option<u64>, Bytes)>,
-    last_id: u64,
-    done: bool,
-    bytes: usize,
-    /// No longer one of the records: its bytes are no longer counted.
-    detached: bool,
-}
-
-impl LogState {
-    fn push(&mut self, id: Option<u64>, event: Bytes, budget: Option<&Arc<Budget>>) {
-        // An entry's own weight (id, Bytes handle) on top of its bytes.
-        let size = event.len() + 40;
-        self.bytes += size;
-        if let Some(b) = budget.filter(|_| !self.detached) {
-            b.add(size);
-        }
-        self.entries.push((id, event));
-    }
-}
-
-impl StreamLog {
-    fn update(&self, f: impl FnOnce(&mut LogState)) {
-        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
-        self.changed.notify_waiters();
-    }
-
-    /// Appends `id: <n>` and `data: <payload>` with the next id.
-    pub fn push_data(&self, payload: &[u8]) {
-        let budget = self.budget.as_ref();
-        self.update(|s| {
-            s.last_id += 1;
-            let mut event = format!("id: {}\ndata: ", s.last_id).into_bytes();
-            event.extend_from_slice(payload);
-            event.extend_from_slice(b"\n\n");
-            let id = s.last_id;
-            s.push(Some(id), Bytes::from(event), budget);
-        });
-    }
-
-    pub fn push_comment(&self, comment: &'static [u8]) {
-        let budget = self.budget.as_ref();
-        self.update(|s| s.push(None, Bytes::from_static(comment), budget));
-    }
-
-    /// Leaves the records: returns the bytes counted so far (once).
-    fn detach(&self) -> usize {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.detached {
-            return 0;
-        }
-        s.detached = true;
-        s.bytes
-    }
-
-    pub fn finish(&self) {
-        self.update(|s| s.done = true);
-    }
-
-    fn done(&self) -> bool {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).done
-    }
-
-    /// Sends every entry after event `after` to `tx`, then follows the stream until
-    /// it ends or the client leaves.
-    pub async fn follow(self: Arc<Self>, after: u64, tx: mpsc::Sender<Bytes>) {
-        let mut next = {
-            let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            s.entries
-                .iter()
-                .position(|(id, _)| id.is_some_and(|i| i > after))
-                .unwrap_or(s.entries.len())
-        };
-        loop {
-            let changed = self.changed.notified();
-            let (batch, done) = {
-                let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                (s.entries[next.min(s.entries.len())..].to_vec(), s.done)
-            };
-            next += batch.len();
-            for (_, bytes) in batch {
-                if tx.send(bytes).await.is_err() {
-                    return;
-                }
-            }
-            if done {
-                return;
-            }
-            changed.await;
-        }
-    }
-}
-
 pub struct Idempotency {
     entries: Mutex<HashMap<(String, String), Entry>>,
     inserts: AtomicUsize,
     /// Plain answers are shared through Redis when configured.
     remote: Option<RemoteRecords>,
     budget: Arc<Budget>,
+    tasks: Tasks,
 }
 
 type Entries = HashMap<(String, String), Entry>;
@@ -262,6 +163,8 @@ pub enum Begin {
     Replay(Response),
     /// A keyed stream: follow its log after this event id.
     Follow(Arc<StreamLog>, u64),
+    /// A keyed stream of another instance: follow its events in Redis.
+    FollowRemote(RemoteFollow),
 }
 
 /// The right to run a keyed request; dropped unfinished (a panic), it frees the key.
@@ -276,12 +179,13 @@ pub struct Ticket {
 
 impl Idempotency {
     /// `max_bytes`: the in-process budget of stored answers and stream logs.
-    pub fn new(remote: Option<RemoteRecords>, max_bytes: usize) -> Idempotency {
+    pub fn new(remote: Option<RemoteRecords>, max_bytes: usize, tasks: Tasks) -> Idempotency {
         Idempotency {
             entries: Mutex::default(),
             inserts: AtomicUsize::new(0),
             remote,
             budget: Arc::new(Budget::new(max_bytes)),
+            tasks,
         }
     }
 
@@ -342,37 +246,84 @@ impl Idempotency {
         body: &[u8],
         mode: Mode,
     ) -> Result<Begin, GatewayError> {
-        if let (Some(remote), Mode::Plain) = (&self.remote, mode) {
-            let fingerprint: [u8; 32] = Sha256::digest(body).into();
-            let in_flight = GatewayError::IdempotencyInFlight {
-                retry_after: Duration::from_secs(1),
-            };
-            match remote
-                .claim(account, &key, &modelgate_store::hex(&fingerprint))
-                .await
-            {
-                Ok(remote::Claim::Run(lease)) => {
-                    return Ok(Begin::Run(Ticket {
-                        idem: Arc::clone(self),
-                        scope: (account.to_owned(), key),
-                        fingerprint,
-                        finished: false,
-                        log: None,
-                        remote: Some(lease),
-                    }))
-                }
-                Ok(remote::Claim::InFlight { same_body: true }) => return Err(in_flight),
-                Ok(remote::Claim::Done {
-                    same_body: true,
-                    stored,
-                }) => return Ok(Begin::Replay(replay(&stored))),
-                Ok(_) => return Err(GatewayError::IdempotencyMismatch),
-                Err(e) => {
-                    tracing::warn!(error = %e, "idempotency in Redis failed; this instance decides alone")
-                }
+        let Some(remote) = &self.remote else {
+            return self.begin_local(account, key, body, mode);
+        };
+        // A stream this instance runs or keeps is followed from its own log.
+        if matches!(mode, Mode::Stream { .. }) && self.has_local(account, &key) {
+            return self.begin_local(account, key, body, mode);
+        }
+        let fingerprint: [u8; 32] = Sha256::digest(body).into();
+        let stream = matches!(mode, Mode::Stream { .. });
+        let claim = remote
+            .claim(account, &key, &modelgate_store::hex(&fingerprint), stream)
+            .await;
+        let in_flight = GatewayError::IdempotencyInFlight {
+            retry_after: Duration::from_secs(1),
+        };
+        match claim {
+            Ok(remote::Claim::Run(lease)) if stream => {
+                let begun = self.begin_local(account, key, body, mode)?;
+                Ok(match begun {
+                    Begin::Run(mut ticket) => {
+                        // Held until the stream commits, then by its Redis writer.
+                        ticket.remote = Some(lease);
+                        Begin::Run(ticket)
+                    }
+                    other => {
+                        tasks_release(&self.tasks, lease);
+                        other
+                    }
+                })
+            }
+            Ok(remote::Claim::Run(lease)) => Ok(Begin::Run(Ticket {
+                idem: Arc::clone(self),
+                scope: (account.to_owned(), key),
+                fingerprint,
+                finished: false,
+                log: None,
+                remote: Some(lease),
+            })),
+            Ok(remote::Claim::InFlight { same_body: true }) => Err(in_flight),
+            Ok(remote::Claim::Done {
+                same_body: true,
+                stored,
+            }) => Ok(Begin::Replay(replay(&stored))),
+            Ok(remote::Claim::Streaming {
+                same_body: true,
+                done,
+                follow,
+            }) => {
+                let after = match (mode, done) {
+                    (
+                        Mode::Stream {
+                            last_event_id: Some(after),
+                        },
+                        _,
+                    ) => after,
+                    (Mode::Stream { .. }, true) => 0,
+                    _ => return Err(in_flight),
+                };
+                Ok(Begin::FollowRemote(RemoteFollow {
+                    records: follow.records,
+                    record_key: follow.record_key,
+                    events_key: follow.events_key,
+                    after,
+                }))
+            }
+            Ok(_) => Err(GatewayError::IdempotencyMismatch),
+            Err(e) => {
+                tracing::warn!(error = %e, "idempotency in Redis failed; this instance decides alone");
+                self.begin_local(account, key, body, mode)
             }
         }
-        self.begin_local(account, key, body, mode)
+    }
+
+    fn has_local(&self, account: &str, key: &str) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(account.to_owned(), key.to_owned()))
+            .is_some_and(|e| !e.expired())
     }
 
     fn begin_local(
@@ -407,12 +358,8 @@ impl Idempotency {
                 (Entry::Streaming { .. }, _) => Err(in_flight),
             };
         }
-        let log = matches!(mode, Mode::Stream { .. }).then(|| {
-            Arc::new(StreamLog {
-                budget: Some(Arc::clone(&self.budget)),
-                ..StreamLog::default()
-            })
-        });
+        let log = matches!(mode, Mode::Stream { .. })
+            .then(|| Arc::new(StreamLog::counted(Arc::clone(&self.budget))));
         let entry = match &log {
             Some(log) => Entry::Streaming {
                 fingerprint,
@@ -453,6 +400,11 @@ impl Ticket {
     /// unless the stream ends in a transient failure (`StreamedKey::transient`).
     pub fn streamed(mut self) -> StreamedKey {
         self.finished = true;
+        if let (Some(lease), Some(log)) = (self.remote.take(), &self.log) {
+            let fingerprint = modelgate_store::hex(&self.fingerprint);
+            let sink = remote_stream::start_writer(&self.idem.tasks, lease, fingerprint);
+            let _ = log.remote.set(sink);
+        }
         StreamedKey {
             idem: Arc::clone(&self.idem),
             scope: self.scope.clone(),
@@ -466,10 +418,10 @@ impl Ticket {
         let status = resp.status();
         let transient = status.as_u16() == 429 || status.is_server_error();
         if transient {
-            match self.remote.take() {
-                Some(lease) => lease.release().await,
-                None => self.release(),
+            if let Some(lease) = self.remote.take() {
+                lease.release().await;
             }
+            self.release();
             return resp;
         }
         let (parts, body) = resp.into_parts();
@@ -488,7 +440,10 @@ impl Ticket {
             lease
                 .store(&modelgate_store::hex(&self.fingerprint), &stored)
                 .await;
-            return Response::from_parts(parts, Body::from(bytes));
+            // A keyed stream's local record must end too (it holds a log).
+            if self.log.is_none() {
+                return Response::from_parts(parts, Body::from(bytes));
+            }
         }
         let mut entries = self.idem.entries.lock().unwrap_or_else(|p| p.into_inner());
         self.idem.put(
@@ -527,6 +482,9 @@ impl StreamedKey {
     /// runs again instead of replaying the failure; clients already following it
     /// still get every event, the error included.
     pub fn transient(self) {
+        if let Some(log) = &self.log {
+            log.mark_transient();
+        }
         let mut entries = self.idem.entries.lock().unwrap_or_else(|p| p.into_inner());
         let ours = match (entries.get(&self.scope), &self.log) {
             (Some(Entry::Streaming { log, .. }), Some(mine)) => Arc::ptr_eq(log, mine),
@@ -541,14 +499,16 @@ impl StreamedKey {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.finished {
-            match self.remote.take() {
-                Some(lease) => {
-                    tokio::spawn(lease.release());
-                }
-                None => self.release(),
+            if let Some(lease) = self.remote.take() {
+                tasks_release(&self.idem.tasks, lease);
             }
+            self.release();
         }
     }
+}
+
+fn tasks_release(tasks: &Tasks, lease: remote::Lease) {
+    tasks.spawn(lease.release());
 }
 
 fn replay(stored: &Stored) -> Response {
@@ -563,130 +523,4 @@ fn replay(stored: &Stored) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(HEADER, HeaderValue::from_str(v).unwrap());
-        h
-    }
-
-    #[test]
-    fn quoted_keys_are_the_same_key_and_lengths_are_checked() {
-        assert_eq!(key_from(&headers("\"abc\"")).unwrap(), Some("abc".into()));
-        assert_eq!(key_from(&headers("abc")).unwrap(), Some("abc".into()));
-        assert!(key_from(&headers("\"\"")).is_err());
-        assert!(key_from(&headers(&"k".repeat(256))).is_err());
-        assert_eq!(key_from(&HeaderMap::new()).unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn run_once_replay_conflict_and_mismatch() {
-        let idem = Arc::new(Idempotency::new(None, 1 << 30));
-        let Begin::Run(ticket) = idem
-            .begin_local("a", "k".into(), b"{}", Mode::Plain)
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert!(matches!(
-            idem.begin_local("a", "k".into(), b"{}", Mode::Plain),
-            Err(GatewayError::IdempotencyInFlight { .. })
-        ));
-        assert!(matches!(
-            idem.begin_local("a", "k".into(), b"{1}", Mode::Plain),
-            Err(GatewayError::IdempotencyMismatch)
-        ));
-        assert!(
-            matches!(
-                idem.begin_local("b", "k".into(), b"{}", Mode::Plain),
-                Ok(Begin::Run(_))
-            ),
-            "scoped per account"
-        );
-        ticket.finish(Response::new(Body::from("answer"))).await;
-        let Ok(Begin::Replay(r)) = idem.begin_local("a", "k".into(), b"{}", Mode::Plain) else {
-            panic!()
-        };
-        assert_eq!(r.headers()["idempotent-replayed"], "true");
-        assert!(matches!(
-            idem.begin_local("a", "k".into(), b"{2}", Mode::Plain),
-            Err(GatewayError::IdempotencyMismatch)
-        ));
-    }
-
-    #[tokio::test]
-    async fn transient_outcomes_are_not_stored() {
-        let idem = Arc::new(Idempotency::new(None, 1 << 30));
-        let Ok(Begin::Run(ticket)) = idem.begin_local("a", "k".into(), b"{}", Mode::Plain) else {
-            panic!()
-        };
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = http::StatusCode::BAD_GATEWAY;
-        ticket.finish(resp).await;
-        assert!(matches!(
-            idem.begin_local("a", "k".into(), b"{}", Mode::Plain),
-            Ok(Begin::Run(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn the_oldest_finished_records_are_evicted_over_the_budget() {
-        // Room for about four 1 KiB answers.
-        let idem = Arc::new(Idempotency::new(None, 4 * 1200));
-        for i in 0..10 {
-            let Ok(Begin::Run(t)) = idem.begin_local("a", format!("k{i}"), b"{}", Mode::Plain)
-            else {
-                panic!()
-            };
-            t.finish(Response::new(Body::from(vec![b'x'; 1024]))).await;
-        }
-        assert!(idem.budget.used() <= 4 * 1200, "{}", idem.budget.used());
-        // The newest still replays; the oldest runs again.
-        assert!(matches!(
-            idem.begin_local("a", "k9".into(), b"{}", Mode::Plain),
-            Ok(Begin::Replay(_))
-        ));
-        assert!(matches!(
-            idem.begin_local("a", "k0".into(), b"{}", Mode::Plain),
-            Ok(Begin::Run(_))
-        ));
-        // A running stream is never evicted, and its bytes count.
-        let Ok(Begin::Run(t)) = idem.begin_local(
-            "a",
-            "s".into(),
-            b"{}",
-            Mode::Stream {
-                last_event_id: None,
-            },
-        ) else {
-            panic!()
-        };
-        let log = t.log().unwrap();
-        let before = idem.budget.used();
-        log.push_data(&[b'y'; 5000]);
-        assert!(idem.budget.used() >= before + 5000);
-        let Ok(Begin::Run(t2)) = idem.begin_local("a", "k10".into(), b"{}", Mode::Plain) else {
-            panic!()
-        };
-        t2.finish(Response::new(Body::from("z"))).await;
-        assert!(matches!(
-            idem.begin_local(
-                "a",
-                "s".into(),
-                b"{}",
-                Mode::Stream {
-                    last_event_id: Some(0)
-                }
-            ),
-            Ok(Begin::Follow(..))
-        ));
-        // Freed with the stream's record, counted once.
-        let key = t.streamed();
-        log.finish();
-        let used = idem.budget.used();
-        key.transient();
-        assert!(idem.budget.used() + 5000 <= used);
-    }
-}
+mod tests;

@@ -32,6 +32,12 @@ enum Record {
         headers: Vec<(String, String)>,
         body: String,
     },
+    /// A keyed stream: running (an in-flight lease) or done; its events are in the
+    /// Redis stream at `events_key`.
+    Streaming {
+        fp: String,
+        done: bool,
+    },
 }
 
 #[derive(Clone)]
@@ -50,6 +56,23 @@ pub(super) enum Claim {
         same_body: bool,
         stored: Stored,
     },
+    Streaming {
+        same_body: bool,
+        done: bool,
+        follow: RemoteFollowAt,
+    },
+}
+
+/// Where another instance finds a keyed stream's events.
+pub(super) struct RemoteFollowAt {
+    pub records: RemoteRecords,
+    pub record_key: String,
+    pub events_key: String,
+}
+
+/// The events of the stream recorded under `record_key`.
+fn events_key_of(record_key: &str) -> String {
+    format!("{record_key}:events")
 }
 
 /// The in-flight marker, renewed until finished or dropped.
@@ -74,21 +97,30 @@ impl RemoteRecords {
         }
     }
 
+    /// Claims the key for a plain request, or (`stream`) for a keyed stream.
     pub(super) async fn claim(
         &self,
         account: &str,
         key: &str,
         fingerprint: &str,
+        stream: bool,
     ) -> redis::RedisResult<Claim> {
         let redis_key = format!(
             "{}idem:{account}:{}",
             self.prefix,
             modelgate_store::hash_key(key)
         );
-        let marker = serde_json::to_string(&Record::InFlight {
-            fp: fingerprint.to_owned(),
-        })
-        .unwrap_or_default();
+        let marker = if stream {
+            Record::Streaming {
+                fp: fingerprint.to_owned(),
+                done: false,
+            }
+        } else {
+            Record::InFlight {
+                fp: fingerprint.to_owned(),
+            }
+        };
+        let marker = serde_json::to_string(&marker).unwrap_or_default();
         for _ in 0..2 {
             let set: Option<String> = redis::cmd("SET")
                 .arg(&redis_key)
@@ -138,6 +170,17 @@ impl RemoteRecords {
                         stored,
                     });
                 }
+                Some(Record::Streaming { fp, done }) => {
+                    return Ok(Claim::Streaming {
+                        same_body: fp == fingerprint,
+                        done,
+                        follow: RemoteFollowAt {
+                            records: self.clone(),
+                            events_key: events_key_of(&redis_key),
+                            record_key: redis_key,
+                        },
+                    })
+                }
                 // Expired between SET and GET: try to claim once more.
                 None => continue,
             }
@@ -168,7 +211,103 @@ impl RemoteRecords {
     }
 }
 
+impl RemoteRecords {
+    /// Appends one event with its own id; the stream lives as long as its record.
+    pub(super) async fn append(&self, events_key: &str, id: u64, event: &[u8]) {
+        let r: redis::RedisResult<()> = redis::pipe()
+            .cmd("XADD")
+            .arg(events_key)
+            .arg(format!("0-{id}"))
+            .arg("e")
+            .arg(event)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(events_key)
+            .arg(KEEP_FOR_MS)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "appending a keyed stream's event to Redis failed; a resume on another instance may miss it");
+        }
+    }
+
+    /// Entries after event `after`, oldest first.
+    pub(super) async fn range_after(
+        &self,
+        events_key: &str,
+        after: u64,
+    ) -> redis::RedisResult<Vec<super::remote_stream::Entry>> {
+        let raw: Vec<(String, std::collections::HashMap<String, Vec<u8>>)> = redis::cmd("XRANGE")
+            .arg(events_key)
+            .arg(format!("(0-{after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(256)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(super::remote_stream::parse_entries(raw))
+    }
+
+    pub(super) async fn exists(&self, key: &str) -> bool {
+        let n: redis::RedisResult<i64> = redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await;
+        // Unknown is not gone: the follower's staleness bound ends it.
+        n.map_or(true, |n| n > 0)
+    }
+
+    pub(super) async fn delete(&self, key: &str) {
+        let _: redis::RedisResult<i64> = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await;
+    }
+}
+
 impl Lease {
+    pub(super) fn records(&self) -> &RemoteRecords {
+        &self.records
+    }
+
+    pub(super) fn events_key(&self) -> String {
+        events_key_of(&self.key)
+    }
+
+    /// The stream ended with a final outcome: an end marker after its events, and the
+    /// record kept for 24 h so that every instance replays it.
+    pub(super) async fn store_stream_done(self, fingerprint: &str) {
+        let record = serde_json::to_string(&Record::Streaming {
+            fp: fingerprint.to_owned(),
+            done: true,
+        })
+        .unwrap_or_default();
+        let events = self.events_key();
+        let r: redis::RedisResult<()> = redis::pipe()
+            .cmd("XADD")
+            .arg(&events)
+            .arg("*")
+            .arg("end")
+            .arg("1")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&events)
+            .arg(KEEP_FOR_MS)
+            .ignore()
+            .cmd("SET")
+            .arg(&self.key)
+            .arg(record)
+            .arg("PX")
+            .arg(KEEP_FOR_MS)
+            .ignore()
+            .query_async(&mut self.records.conn.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "finishing a keyed stream in Redis failed; a repeat elsewhere may run again");
+        }
+    }
+
     pub async fn store(self, fingerprint: &str, stored: &Stored) {
         let record = Record::Done {
             fp: fingerprint.to_owned(),

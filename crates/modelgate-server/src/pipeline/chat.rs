@@ -322,8 +322,8 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
                     record.finish(&state, e.status(), Some(&e)).await;
                 }
                 None => {
-                    out.end(Some(error_event(&e, NanoUsd::ZERO, 0))).await;
                     forget_if_transient(streamed, &e);
+                    out.end(Some(error_event(&e, NanoUsd::ZERO, 0))).await;
                     record.finish(&state, 200, Some(&e)).await;
                 }
             }
@@ -371,11 +371,12 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
             record.finish_charged(&state, 200, None, charge).await;
         }
         Some(e) => {
+            // Marked before the end, so the log ends as transient everywhere.
+            forget_if_transient(streamed, &e);
             relay
                 .out
                 .end(Some(error_event(&e, cost, usage.completion_tokens)))
                 .await;
-            forget_if_transient(streamed, &e);
             record.finish_charged(&state, 200, Some(&e), charge).await;
         }
     }

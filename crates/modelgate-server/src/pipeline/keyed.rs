@@ -4,7 +4,7 @@
 use crate::auth::Authed;
 use crate::error_response::error_response;
 use crate::extract::{check_json_content_type, read_body_timed};
-use crate::idempotency::{key_from, Begin, Mode, StreamLog, Ticket};
+use crate::idempotency::{key_from, Begin, Mode, RemoteFollow, StreamLog, Ticket};
 use crate::pipeline::record::Record;
 use crate::state::AppState;
 use axum::body::Body;
@@ -57,6 +57,9 @@ pub async fn read_keyed<T: DeserializeOwned>(
                 Begin::Run(ticket) => Some(ticket),
                 Begin::Replay(resp) => return Err(Early::Replay(resp)),
                 Begin::Follow(log, after) => return Err(Early::Replay(follow(state, log, after))),
+                Begin::FollowRemote(remote) => {
+                    return Err(Early::Replay(follow_remote(state, remote)))
+                }
             }
         }
         None => None,
@@ -90,6 +93,20 @@ pub async fn refuse(
         Some(t) => t.finish(resp).await,
         None => resp,
     }
+}
+
+/// A keyed stream another instance runs or ran: its events after the client's
+/// `Last-Event-ID`, from Redis, live while it runs.
+pub fn follow_remote(state: &AppState, remote: RemoteFollow) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let keepalive = Duration::from_millis(state.config.retry.stream_keepalive_ms.max(1));
+    state.tasks.spawn(remote.follow(tx, keepalive));
+    let mut resp = crate::sse::response(rx);
+    resp.headers_mut().insert(
+        "idempotent-replayed",
+        http::HeaderValue::from_static("true"),
+    );
+    resp
 }
 
 /// A resumed keyed stream: its events after `after`, live while it runs.

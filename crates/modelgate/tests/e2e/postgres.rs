@@ -238,3 +238,151 @@ async fn two_instances_with_redis(db: &TestDatabase, config: &str) -> (Gateway, 
     let b = a.another_instance().await;
     (a, b, prefix)
 }
+
+fn sse_ids_and_data(text: &str) -> Vec<(Option<u64>, String)> {
+    text.split("\n\n")
+        .filter(|e| e.contains("data: "))
+        .map(|e| {
+            let id = e
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .and_then(|v| v.parse().ok());
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or_default()
+                .to_owned();
+            (id, data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_keyed_stream_resumes_on_another_instance() {
+    let db = TestDatabase::create().await;
+    let sim = modelgate_simulator::Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        modelgate_simulator::SimulatorConfig {
+            api_key: Some(SIM_KEY.into()),
+        },
+    )
+    .await
+    .unwrap();
+    let (a, b, prefix) = two_instances_with_redis(&db, &sim_config(&sim, "")).await;
+    let words = "one two three four five six seven eight";
+    let body = json!({"model": "sim/gpt-4o", "stream": true,
+        "messages": user(&format!("{words} [[sim:chunk_delay_ms=80,id=rs1]]"))});
+    let keyed = |gw: &Gateway| {
+        gw.http
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(&gw.key)
+            .header("idempotency-key", "resume-anywhere")
+            .json(&body)
+    };
+    // Both demo keys belong to the demo account: reuse a's key on b.
+    let key_a = a.key.clone();
+    let resp = keyed(&a).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = futures_util::StreamExt::boxed(resp.bytes_stream());
+    let mut seen = String::new();
+    while !seen.contains("id: 3\n") || !seen[seen.find("id: 3\n").unwrap()..].contains("\n\n") {
+        let chunk = futures_util::StreamExt::next(&mut stream)
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(stream);
+    let before: Vec<_> = sse_ids_and_data(&seen)
+        .into_iter()
+        .filter(|(id, _)| id.is_some_and(|i| i <= 3))
+        .collect();
+    // The retry lands on the other instance.
+    let resumed = b
+        .http
+        .post(b.url("/v1/chat/completions"))
+        .bearer_auth(&key_a)
+        .header("idempotency-key", "resume-anywhere")
+        .header("last-event-id", "3")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    assert_eq!(resumed.headers()["idempotent-replayed"], "true");
+    let after = sse_ids_and_data(&resumed.text().await.unwrap());
+    assert_eq!(
+        after.first().unwrap().0,
+        Some(4),
+        "exactly the events after 3"
+    );
+    let all: Vec<_> = before.into_iter().chain(after).collect();
+    let text: String = all
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, words);
+    assert_eq!(all.last().unwrap().1, "[DONE]");
+    // Finished: a plain repeat on b replays the whole stream, never calling upstream.
+    let again = b
+        .http
+        .post(b.url("/v1/chat/completions"))
+        .bearer_auth(&key_a)
+        .header("idempotency-key", "resume-anywhere")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again = sse_ids_and_data(&again.text().await.unwrap());
+    assert_eq!(again.first().unwrap().0, Some(1));
+    assert_eq!(again.last().unwrap().1, "[DONE]");
+    assert_eq!(sim.requests_with_id("rs1").len(), 1, "one upstream call");
+    cleanup_redis(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_transiently_failed_keyed_stream_runs_again_on_another_instance() {
+    let db = TestDatabase::create().await;
+    let (a, b, prefix) = two_instances_with_redis(&db, "").await;
+    let body = json!({"model": "demo/echo", "stream": true, "messages": user("red green blue")});
+    let send = |gw: &Gateway, fault: Option<&str>| {
+        let mut r = gw
+            .http
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(&a.key)
+            .header("idempotency-key", "cut-then-retry")
+            .json(&body);
+        if let Some(f) = fault {
+            r = r.header("x-mock-fault", f);
+        }
+        r.send()
+    };
+    let failed = send(&a, Some("cut_after=1")).await.unwrap();
+    assert_eq!(failed.status(), 200);
+    assert!(failed.text().await.unwrap().contains("\"error\""));
+    // Forgotten in Redis too (polled: the writer deletes it just after the end).
+    let started = std::time::Instant::now();
+    loop {
+        let retry = send(&b, None).await.unwrap();
+        if retry.headers().get("idempotent-replayed").is_none() && retry.status() == 200 {
+            let text = retry.text().await.unwrap();
+            assert!(
+                text.contains("blue") && !text.contains("\"error\""),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the failure was kept"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cleanup_redis(&prefix).await;
+}
