@@ -112,6 +112,28 @@ fn classify(part: &Value) -> Part<'_> {
 /// 400 naming the first content part whose cost nothing in the request bounds: the
 /// reservation must be an upper bound of everything forwarded (DESIGN §4).
 pub fn check_boundable(req: &ChatCompletionRequest) -> Result<(), crate::GatewayError> {
+    // Billed by the call or at other prices than the catalog's text prices.
+    if req
+        .extra
+        .get("web_search_options")
+        .is_some_and(|v| !v.is_null())
+    {
+        return Err(crate::GatewayError::invalid(
+            "'web_search_options' asks for server-side web searches, billed per call at a price this gateway does not know: remove it.",
+            Some("web_search_options"),
+        ));
+    }
+    let audio_out = req
+        .extra
+        .get("modalities")
+        .and_then(Value::as_array)
+        .is_some_and(|m| m.iter().any(|v| v.as_str() != Some("text")));
+    if audio_out {
+        return Err(crate::GatewayError::invalid(
+            "'modalities' other than \"text\" ask for output priced differently from the catalog's text prices: ask for text only.",
+            Some("modalities"),
+        ));
+    }
     for (i, m) in req.messages.iter().enumerate() {
         let Some(Value::Array(parts)) = &m.content else {
             continue;

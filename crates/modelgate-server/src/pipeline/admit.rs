@@ -271,9 +271,15 @@ pub async fn admit_responses(
     request: &ResponsesRequest,
 ) -> Result<Admitted, GatewayError> {
     request.validate()?;
+    request.check_priced_tools()?;
     let resolved = admit(state, authed, &request.model, Operation::Responses)?;
     let model = &resolved.model;
-    let bounds = request.bounds();
+    let mut bounds = request.bounds();
+    if request.input_beyond_request() {
+        // An earlier response, a conversation or a file by id: only the model's
+        // context window bounds what the upstream will read (and bill).
+        bounds.upper = bounds.upper.max(model.context_window);
+    }
     let wanted_output = request.max_output_tokens;
     let reserved_tokens = bounds
         .upper

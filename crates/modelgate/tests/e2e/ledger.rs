@@ -579,3 +579,44 @@ async fn all_usage(gw: &Gateway, key: &str) -> Vec<Value> {
         }
     }
 }
+
+#[tokio::test]
+async fn what_cannot_be_priced_is_refused_and_hidden_input_is_reserved() {
+    let gw = Gateway::start("").await;
+    let mut body = echo("search the web", 10);
+    body["web_search_options"] = json!({});
+    let e = expect_error(gw.chat(body).await, 400, "invalid_request_error").await;
+    assert_eq!(e["error"]["details"]["param"], "web_search_options");
+    let mut body = echo("speak", 10);
+    body["modalities"] = json!(["text", "audio"]);
+    let e = expect_error(gw.chat(body).await, 400, "invalid_request_error").await;
+    assert_eq!(e["error"]["details"]["param"], "modalities");
+    let r = gw
+        .post_as(
+            &gw.key,
+            "/v1/responses",
+            json!({"model": "demo/echo", "input": "hi", "tools": [{"type": "web_search"}]}),
+        )
+        .await;
+    let e = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(e["error"]["details"]["param"], "tools[0]");
+    // An earlier response's context is input the request does not hold: reserved up
+    // to the model's context window.
+    let (_, key) = gw.account_key(0.0, json!({}), json!({})).await;
+    let required = |extra: Value| {
+        let gw = &gw;
+        let key = key.clone();
+        async move {
+            let mut body = json!({"model": "demo/echo", "input": "hi", "max_output_tokens": 10});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let r = gw.post_as(&key, "/v1/responses", body).await;
+            let e = expect_error(r, 402, "insufficient_balance").await;
+            usd(&e["error"]["details"]["required_usd"])
+        }
+    };
+    let plain = required(json!({})).await;
+    let chained = required(json!({"previous_response_id": "resp_123"})).await;
+    assert!(chained > plain * 100.0, "{plain} vs {chained}");
+}
