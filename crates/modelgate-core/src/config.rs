@@ -158,15 +158,27 @@ pub struct LimitsConfig {
     pub max_concurrent: u64,
 }
 
+/// Uploads (`/v1/files`). The per-account bounds keep one client from filling the
+/// disk; 0 means unlimited, as everywhere.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilesConfig {
     pub max_bytes: u64,
+    /// Bytes one account may keep stored, all its files together.
+    pub max_account_bytes: u64,
+    pub max_account_files: u64,
+    /// Uploads per minute per account (GCRA, in-process).
+    pub uploads_per_minute: u64,
 }
 
 impl Default for FilesConfig {
     fn default() -> Self {
-        Self { max_bytes: MIB_20 }
+        Self {
+            max_bytes: MIB_20,
+            max_account_bytes: 1024 * 1024 * 1024,
+            max_account_files: 10_000,
+            uploads_per_minute: 60,
+        }
     }
 }
 
@@ -176,6 +188,8 @@ pub struct FetchConfig {
     pub allow_private: bool,
     pub timeout_ms: u64,
     pub max_bytes: u64,
+    /// All the images one request makes the gateway fetch, together.
+    pub max_total_bytes: u64,
 }
 
 impl Default for FetchConfig {
@@ -184,6 +198,7 @@ impl Default for FetchConfig {
             allow_private: false,
             timeout_ms: 10_000,
             max_bytes: MIB_20,
+            max_total_bytes: 50 * 1024 * 1024,
         }
     }
 }

@@ -63,6 +63,13 @@ pub enum GatewayError {
     BodyTimeout { limit: Duration },
     #[error("fetched file too large")]
     FetchTooLarge { param: String, limit_bytes: u64 },
+    /// The images one request asks the gateway to fetch exceed `[fetch] max_total_bytes`.
+    #[error("fetched files too large in total")]
+    FetchTotalTooLarge { param: String, limit_bytes: u64 },
+    /// An upload would take the account over `[files] max_account_files` (`files`)
+    /// or `max_account_bytes`.
+    #[error("account file quota exceeded")]
+    FileQuotaExceeded { files: bool, limit: u64 },
     #[error("context window exceeded")]
     ContextWindowExceeded {
         model: String,
@@ -152,6 +159,8 @@ impl GatewayError {
             Self::ModelRetired { .. } => 410,
             Self::BodyTooLarge { .. }
             | Self::FetchTooLarge { .. }
+            | Self::FetchTotalTooLarge { .. }
+            | Self::FileQuotaExceeded { .. }
             | Self::ContextWindowExceeded { .. }
             | Self::UpstreamContextExceeded { .. } => 413,
             Self::RateLimited { .. } => 429,
@@ -181,6 +190,8 @@ impl GatewayError {
             Self::ModelRetired { .. } => "model_retired",
             Self::BodyTooLarge { .. }
             | Self::FetchTooLarge { .. }
+            | Self::FetchTotalTooLarge { .. }
+            | Self::FileQuotaExceeded { .. }
             | Self::ContextWindowExceeded { .. }
             | Self::UpstreamContextExceeded { .. } => "request_too_large",
             Self::RateLimited { .. } => "rate_limit_exceeded",
@@ -273,6 +284,15 @@ impl GatewayError {
             Self::FetchTooLarge { param, limit_bytes } => format!(
                 "The file at '{param}' is larger than the gateway's fetch limit of {limit_bytes} bytes. Send a smaller file, or inline it as a data URL."
             ),
+            Self::FetchTotalTooLarge { param, limit_bytes } => format!(
+                "The images this request asks the gateway to fetch exceed its limit of {limit_bytes} bytes per request (reached at '{param}'). Send fewer or smaller images, or inline them as data URLs."
+            ),
+            Self::FileQuotaExceeded { files: true, limit } => format!(
+                "This account already holds {limit} files, the most it may keep. Delete files it no longer needs first (DELETE /v1/files/{{id}}; GET /v1/files lists them), then upload again."
+            ),
+            Self::FileQuotaExceeded { files: false, limit } => format!(
+                "This upload would take the account's stored files over {limit} bytes, the most it may keep. Delete files it no longer needs first (DELETE /v1/files/{{id}}; GET /v1/files lists them), or upload a smaller file."
+            ),
             Self::ContextWindowExceeded {
                 model,
                 context_window,
@@ -358,9 +378,15 @@ impl GatewayError {
                 "prompt_tokens": prompt_tokens, "max_tokens": max_tokens,
             })),
             Self::UpstreamContextExceeded { model, .. } => Some(json!({ "model": model })),
-            Self::FetchTooLarge { param, limit_bytes } => {
+            Self::FetchTooLarge { param, limit_bytes }
+            | Self::FetchTotalTooLarge { param, limit_bytes } => {
                 Some(json!({ "param": param, "limit_bytes": limit_bytes }))
             }
+            Self::FileQuotaExceeded { files, limit } => Some(if *files {
+                json!({ "param": "file", "max_account_files": limit })
+            } else {
+                json!({ "param": "file", "max_account_bytes": limit })
+            }),
             Self::IdempotencyMismatch => Some(json!({ "param": "Idempotency-Key" })),
             Self::Unauthorized(reason) => Some(json!({ "reason": auth_reason(*reason) })),
             Self::ProviderUnavailable { model, .. }

@@ -7,56 +7,163 @@
 //! followed by hand (at most 5), each hop checked the same way. Bounded by
 //! `[fetch] timeout_ms` overall and `max_bytes`; the answer must be `image/*`.
 //!
+//! What one request may make the gateway hold is bounded too (issue 8): its images
+//! are fetched at most `CONCURRENT` at a time, `max_total_bytes` together, and once
+//! per request: an `ImageCache` on the call keeps them for the retries.
+//!
 //! Host spellings need no parsing here: the WHATWG URL parser (the `url` crate
 //! behind reqwest) already turns `2130706433`, `0x7f.1`, `0177.0.0.1` and `127.1`
 //! into `127.0.0.1`, and `[::ffff:127.0.0.1]` into an IPv6 address.
 
 use crate::UpstreamError;
+use base64::Engine;
+use futures_util::{StreamExt, TryStreamExt};
 use modelgate_core::config::FetchConfig;
 use modelgate_core::GatewayError;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::Url;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const MAX_REDIRECTS: usize = 5;
+/// Fetches of one request in flight at once.
+const CONCURRENT: usize = 4;
 
-/// Fetches an image for a request field (`param` names it in every error).
-/// Returns the MIME type (lowercase, without parameters) and the bytes.
+/// An http(s) image URL a request names, with the field it came from (for errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteImage {
+    pub param: String,
+    pub url: String,
+}
+
+/// A fetched image, base64-encoded for inlining.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedImage {
+    pub mime_type: String,
+    pub base64: String,
+}
+
+/// Fetched images by URL.
+pub type FetchedImages = HashMap<String, FetchedImage>;
+
+/// The remote images of one request, fetched on its first attempt and kept for the
+/// retries and failovers, so a retried request costs its image hosts one fetch each.
+/// Only a success is kept: every fetch failure is the client's final error.
+#[derive(Debug, Default)]
+pub struct ImageCache {
+    fetched: tokio::sync::OnceCell<FetchedImages>,
+}
+
+impl ImageCache {
+    pub async fn get_or_fetch(
+        &self,
+        wanted: Vec<RemoteImage>,
+        cfg: &FetchConfig,
+    ) -> Result<&FetchedImages, UpstreamError> {
+        self.fetched
+            .get_or_try_init(|| fetch_all(wanted, cfg))
+            .await
+    }
+}
+
+/// Fetches every distinct URL, `CONCURRENT` at a time, within `max_total_bytes`
+/// together; the first failure (400/413 naming its field) ends the rest.
+pub async fn fetch_all(
+    mut wanted: Vec<RemoteImage>,
+    cfg: &FetchConfig,
+) -> Result<FetchedImages, UpstreamError> {
+    let mut seen = HashSet::new();
+    wanted.retain(|r| seen.insert(r.url.clone()));
+    let budget = Budget::new(cfg.max_total_bytes);
+    let budget = &budget;
+    futures_util::stream::iter(wanted)
+        .map(|r| async move {
+            let (mime_type, bytes) = fetch_counted(&r.url, cfg, &r.param, budget).await?;
+            let base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            Ok::<_, UpstreamError>((r.url, FetchedImage { mime_type, base64 }))
+        })
+        .buffered(CONCURRENT)
+        .try_collect()
+        .await
+}
+
+/// The bytes all fetches of one request may read together (0: unlimited).
+struct Budget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl Budget {
+    fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `n` bytes; false when that goes over (the request then fails whole,
+    /// so what was taken is not given back).
+    fn take(&self, n: u64) -> bool {
+        let used = self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        self.limit == 0 || used <= self.limit
+    }
+}
+
+/// Fetches one image for a request field (`param` names it in every error), outside
+/// any request's budget. Returns the MIME type (lowercase, without parameters) and
+/// the bytes.
+#[cfg(test)]
 pub async fn fetch_image(
     url: &str,
     cfg: &FetchConfig,
     param: &str,
 ) -> Result<(String, Vec<u8>), UpstreamError> {
+    fetch_counted(url, cfg, param, &Budget::new(0)).await
+}
+
+async fn fetch_counted(
+    url: &str,
+    cfg: &FetchConfig,
+    param: &str,
+    budget: &Budget,
+) -> Result<(String, Vec<u8>), UpstreamError> {
     let allow_private = cfg.allow_private;
-    fetch_with(url, cfg, param, &move |ip| allow_private || is_public(ip)).await
+    let allowed = move |ip| allow_private || is_public(ip);
+    let fetch = Fetch {
+        cfg,
+        param,
+        allowed: &allowed,
+        budget,
+    };
+    fetch_with(url, &fetch).await
 }
 
 /// Which peer addresses may be contacted.
 type Guard<'a> = &'a (dyn Fn(IpAddr) -> bool + Sync);
 
-async fn fetch_with(
-    url: &str,
-    cfg: &FetchConfig,
-    param: &str,
-    allowed: Guard<'_>,
-) -> Result<(String, Vec<u8>), UpstreamError> {
-    let deadline = Duration::from_millis(cfg.timeout_ms.max(1));
-    match tokio::time::timeout(deadline, follow(url, cfg, param, allowed)).await {
+/// One fetch's rules: limits, the field it is for, the SSRF guard, the request's budget.
+struct Fetch<'a> {
+    cfg: &'a FetchConfig,
+    param: &'a str,
+    allowed: Guard<'a>,
+    budget: &'a Budget,
+}
+
+async fn fetch_with(url: &str, f: &Fetch<'_>) -> Result<(String, Vec<u8>), UpstreamError> {
+    let deadline = Duration::from_millis(f.cfg.timeout_ms.max(1));
+    match tokio::time::timeout(deadline, follow(url, f)).await {
         Ok(result) => result,
         Err(_) => Err(failed(
-            param,
-            &format!("it did not answer within {} ms", cfg.timeout_ms),
+            f.param,
+            &format!("it did not answer within {} ms", f.cfg.timeout_ms),
         )),
     }
 }
 
-async fn follow(
-    url: &str,
-    cfg: &FetchConfig,
-    param: &str,
-    allowed: Guard<'_>,
-) -> Result<(String, Vec<u8>), UpstreamError> {
+async fn follow(url: &str, f: &Fetch<'_>) -> Result<(String, Vec<u8>), UpstreamError> {
+    let param = f.param;
     let mut url = Url::parse(url).map_err(|_| {
         invalid(
             param,
@@ -65,9 +172,9 @@ async fn follow(
     })?;
     for _ in 0..=MAX_REDIRECTS {
         check_scheme(&url, param)?;
-        let resp = get(&url, param, allowed).await?;
+        let resp = get(&url, param, f.allowed).await?;
         if !resp.status().is_redirection() {
-            return read_image(resp, cfg, param).await;
+            return read_image(resp, f).await;
         }
         let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
         url = location
@@ -152,9 +259,9 @@ fn check_scheme(url: &Url, param: &str) -> Result<(), UpstreamError> {
 
 async fn read_image(
     mut resp: reqwest::Response,
-    cfg: &FetchConfig,
-    param: &str,
+    f: &Fetch<'_>,
 ) -> Result<(String, Vec<u8>), UpstreamError> {
+    let param = f.param;
     let status = resp.status();
     if !status.is_success() {
         return Err(failed(
@@ -182,11 +289,17 @@ async fn read_image(
             &format!("it sent Content-Type \"{shown}\", not an image"),
         ));
     }
-    let limit = cfg.max_bytes;
+    let limit = f.cfg.max_bytes;
     let too_large = || {
         UpstreamError::fatal(GatewayError::FetchTooLarge {
             param: param.to_owned(),
             limit_bytes: limit,
+        })
+    };
+    let over_total = || {
+        UpstreamError::fatal(GatewayError::FetchTotalTooLarge {
+            param: param.to_owned(),
+            limit_bytes: f.budget.limit,
         })
     };
     if header(CONTENT_LENGTH)
@@ -201,6 +314,10 @@ async fn read_image(
             Ok(Some(chunk)) => {
                 if (bytes.len() + chunk.len()) as u64 > limit {
                     return Err(too_large());
+                }
+                // Counted as it arrives: concurrent fetches share the budget.
+                if !f.budget.take(chunk.len() as u64) {
+                    return Err(over_total());
                 }
                 bytes.extend_from_slice(&chunk);
             }

@@ -11,6 +11,7 @@ fn cfg(allow_private: bool) -> FetchConfig {
         allow_private,
         timeout_ms: 5_000,
         max_bytes: 1024,
+        max_total_bytes: 4096,
     }
 }
 
@@ -294,7 +295,16 @@ async fn follows_redirects_and_rechecks_every_hop() {
     let only_first = |ip: IpAddr| ip == IpAddr::V4(Ipv4Addr::LOCALHOST);
     let url = format!("http://{}/x", redirecting.addr);
     assert_refused(
-        fetch_with(&url, &cfg(true), PARAM, &only_first).await,
+        fetch_with(
+            &url,
+            &Fetch {
+                cfg: &cfg(true),
+                param: PARAM,
+                allowed: &only_first,
+                budget: &Budget::new(0),
+            },
+        )
+        .await,
         "redirect hop",
     );
 }
@@ -369,6 +379,112 @@ async fn an_unreachable_host_is_the_clients_400() {
         400,
         "could not be resolved",
     );
+}
+
+fn remote(n: usize, base: &str) -> Vec<RemoteImage> {
+    (0..n)
+        .map(|i| RemoteImage {
+            param: format!("messages[0].content[{i}].image_url.url"),
+            url: format!("{base}/{i}.png"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_requests_fetches_share_a_byte_budget() {
+    let image = vec![b'x'; 1000];
+    let server = test_server::start(move |_, _| {
+        Reply::Raw(response("200 OK", &[("content-type", "image/png")], &image))
+    })
+    .await;
+    let base = format!("http://{}", server.addr);
+    // Three of 1000 bytes fit 4096; five do not, whichever crosses the line first.
+    let fetched = fetch_all(remote(3, &base), &cfg(true)).await.unwrap();
+    assert_eq!(fetched.len(), 3);
+    let e = fetch_all(remote(5, &base), &cfg(true))
+        .await
+        .unwrap_err()
+        .error;
+    assert_eq!((e.status(), e.error_type()), (413, "request_too_large"));
+    let details = e.details().unwrap();
+    assert_eq!(details["limit_bytes"], 4096);
+    let param = details["param"].as_str().unwrap();
+    assert!(
+        param.starts_with("messages[0].content[") && e.message().contains(param),
+        "{}",
+        e.message()
+    );
+    let unlimited = FetchConfig {
+        max_total_bytes: 0,
+        ..cfg(true)
+    };
+    assert_eq!(
+        fetch_all(remote(5, &base), &unlimited).await.unwrap().len(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn at_most_four_fetches_at_once_and_each_url_once() {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let count = Arc::clone(&connections);
+    let server = tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut released = released.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = released.wait_for(|r| *r).await;
+                let reply = response("200 OK", &[("content-type", "image/png")], b"PNG");
+                let _ = sock.write_all(&reply).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    let cache = ImageCache::default();
+    let mut wanted = remote(6, &base);
+    wanted.push(wanted[0].clone());
+    let allow = cfg(true);
+    let fetching = cache.get_or_fetch(wanted.clone(), &allow);
+    tokio::pin!(fetching);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while connections.load(Ordering::SeqCst) < 4 {
+        tokio::select! {
+            _ = &mut fetching => panic!("finished before the server answered"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fewer than 4 fetches started"
+        );
+    }
+    // Give a fifth fetch the chance to start, if the bound were missing.
+    tokio::select! {
+        _ = &mut fetching => panic!("finished before the server answered"),
+        _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
+    release.send(true).unwrap();
+    assert_eq!(fetching.await.unwrap().len(), 6);
+    // Later attempts of the same request reuse what was fetched.
+    assert_eq!(
+        cache.get_or_fetch(wanted, &cfg(true)).await.unwrap().len(),
+        6
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        6,
+        "each URL fetched once"
+    );
+    server.abort();
 }
 
 /// A raw HTTP/1.1 server on 127.0.0.1:0 for tests: one canned reply per

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use fetch::ImageCache;
 pub use http::{SseDecoder, SseEvent};
 
 /// The content chunks of a streamed answer, already in OpenAI shape with the
@@ -49,6 +50,8 @@ pub struct ChatCall<'a> {
     pub mock_fault: Option<&'a str>,
     /// Limits for server-side fetches of client-supplied image URLs (SSRF guard).
     pub fetch: &'a modelgate_core::config::FetchConfig,
+    /// The request's fetched images, shared by all its attempts (fetched once).
+    pub images: &'a ImageCache,
 }
 
 /// One upstream embeddings attempt's input.

@@ -2,7 +2,7 @@
 //! PostgreSQL (a fresh database per test, dropped afterwards).
 
 use crate::model::*;
-use crate::{Store, StoreError};
+use crate::{FileUsage, Store, StoreError};
 
 mod backends;
 
@@ -343,4 +343,50 @@ async fn sqlite_files_belong_to_one_account() {
 #[tokio::test]
 async fn postgres_files_belong_to_one_account() {
     on_postgres(files_belong_to_one_account).await;
+}
+
+async fn file_usage_counts_one_accounts_files(s: &'static dyn Store) {
+    let new = |name: &str| NewAccount {
+        name: name.into(),
+        ..NewAccount::default()
+    };
+    let a = s.create_account(new("a")).await.unwrap();
+    let b = s.create_account(new("b")).await.unwrap();
+    assert_eq!(s.file_usage(&a.id).await.unwrap(), FileUsage::default());
+    for (id, account, bytes) in [
+        ("file-u1", &a.id, 3_000_000_000_i64),
+        ("file-u2", &a.id, 5),
+        ("file-u3", &b.id, 7),
+    ] {
+        let f = FileMeta {
+            id: id.into(),
+            account_id: account.clone(),
+            filename: "x.bin".into(),
+            purpose: "user_data".into(),
+            bytes,
+            created_at: 1,
+        };
+        s.insert_file(&f).await.unwrap();
+    }
+    // Past 2^31 bytes: the sum must not truncate.
+    let want = FileUsage {
+        files: 2,
+        bytes: 3_000_000_005,
+    };
+    assert_eq!(s.file_usage(&a.id).await.unwrap(), want);
+    s.delete_file(&a.id, "file-u1").await.unwrap();
+    let want = FileUsage { files: 1, bytes: 5 };
+    assert_eq!(s.file_usage(&a.id).await.unwrap(), want);
+    let want = FileUsage { files: 1, bytes: 7 };
+    assert_eq!(s.file_usage(&b.id).await.unwrap(), want);
+}
+
+#[tokio::test]
+async fn sqlite_file_usage_counts_one_accounts_files() {
+    on_sqlite(file_usage_counts_one_accounts_files).await;
+}
+
+#[tokio::test]
+async fn postgres_file_usage_counts_one_accounts_files() {
+    on_postgres(file_usage_counts_one_accounts_files).await;
 }

@@ -27,6 +27,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An account's stored files: their count and total bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileUsage {
+    pub files: i64,
+    pub bytes: i64,
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
     /// Applies pending migrations (idempotent).
@@ -103,6 +110,8 @@ pub trait Store: Send + Sync {
     async fn get_file(&self, account_id: &str, id: &str) -> StoreResult<FileMeta>;
     async fn list_files(&self, account_id: &str) -> StoreResult<Vec<FileMeta>>;
     async fn delete_file(&self, account_id: &str, id: &str) -> StoreResult<()>;
+    /// How many files the account holds and their bytes together (upload quotas).
+    async fn file_usage(&self, account_id: &str) -> StoreResult<FileUsage>;
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;

@@ -1,7 +1,8 @@
 //! The `gemini` kind: Google's Gemini API (`generateContent`,
 //! `streamGenerateContent?alt=sse`), translated from and to the OpenAI hub types.
-//! This file is the thin async part: fetching remote images through the SSRF guard,
-//! the URL and key header, sending, and the SSE loop feeding `StreamMapper`.
+//! This file is the thin async part: fetching remote images through the SSRF guard
+//! (once per request, kept on the call's `ImageCache` for the retries), the URL and
+//! key header, sending, and the SSE loop feeding `StreamMapper`.
 //! The key goes in `x-goog-api-key`, never in the URL (URLs end up in logs).
 
 mod error;
@@ -17,16 +18,14 @@ pub use error::map_error;
 
 use crate::http::{parse_answer, post_json, transport_error, Auth, JsonPost, SseDecoder};
 use crate::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
-use base64::Engine;
 use futures_util::{Stream, StreamExt};
 use modelgate_core::openai::ChatCompletionChunk;
 use modelgate_core::GatewayError;
-use parts::Images;
 use response::Meta;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use stream::StreamMapper;
-use wire::{Blob, GenerateContentResponse};
+use wire::GenerateContentResponse;
 
 pub async fn chat(
     client: &reqwest::Client,
@@ -34,8 +33,11 @@ pub async fn chat(
 ) -> Result<ChatResponse, UpstreamError> {
     let spec = &call.route.provider;
     let model = call.canonical_model;
-    let images = fetch_images(call).await?;
-    let native = request::to_native(call, &images).map_err(UpstreamError::fatal)?;
+    let images = call
+        .images
+        .get_or_fetch(parts::remote_images(call.request), call.fetch)
+        .await?;
+    let native = request::to_native(call, images).map_err(UpstreamError::fatal)?;
     let body =
         serde_json::to_vec(&native).map_err(|e| UpstreamError::fatal(GatewayError::internal(e)))?;
     let stream = call.request.is_stream();
@@ -71,21 +73,6 @@ pub async fn chat(
     Ok(ChatResponse::Complete(response::to_completion(
         parsed, &meta,
     )?))
-}
-
-/// Fetches every distinct http(s) image URL of the request through the SSRF guard
-/// (DESIGN §5), concurrently; the first failure (400/413 naming its field) wins.
-async fn fetch_images(call: &ChatCall<'_>) -> Result<Images, UpstreamError> {
-    let mut wanted = parts::remote_images(call.request);
-    let mut seen = std::collections::HashSet::new();
-    wanted.retain(|r| seen.insert(r.url.clone()));
-    let fetches = wanted.into_iter().map(|r| async move {
-        let (mime_type, bytes) = crate::fetch::fetch_image(&r.url, call.fetch, &r.param).await?;
-        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-        Ok::<_, UpstreamError>((r.url, Blob { mime_type, data }))
-    });
-    let fetched = futures_util::future::try_join_all(fetches).await?;
-    Ok(fetched.into_iter().collect())
 }
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;

@@ -3,23 +3,16 @@
 //! `input_audio` and inline `file` data, all as `inlineData`.
 
 use super::wire::{Blob, Part};
+pub use crate::fetch::RemoteImage;
 use modelgate_core::openai::ChatCompletionRequest;
 use modelgate_core::GatewayError;
 use serde_json::Value;
-use std::collections::HashMap;
 
 /// Fetched remote images by URL, already base64-encoded.
-pub type Images = HashMap<String, Blob>;
+pub type Images = crate::fetch::FetchedImages;
 
-/// An http(s) image URL the gateway must fetch before translating (DESIGN §5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteImage {
-    /// The field it came from, for errors (`messages[0].content[1].image_url.url`).
-    pub param: String,
-    pub url: String,
-}
-
-/// Every remote image URL in the user messages, in order.
+/// Every remote image URL in the user messages, in order: what the gateway must
+/// fetch before translating (DESIGN §5), each with the field it came from.
 pub fn remote_images(req: &ChatCompletionRequest) -> Vec<RemoteImage> {
     let mut out = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
@@ -114,9 +107,15 @@ fn image(p: &Value, param: &str, images: &Images) -> Result<Blob, GatewayError> 
         GatewayError::invalid(format!("'{field}' must be a string URL."), Some(&field))
     })?;
     if is_http(url) {
-        return images.get(url).cloned().ok_or_else(|| {
-            GatewayError::internal(format!("remote image for {field} was not fetched"))
-        });
+        return images
+            .get(url)
+            .map(|f| Blob {
+                mime_type: f.mime_type.clone(),
+                data: f.base64.clone(),
+            })
+            .ok_or_else(|| {
+                GatewayError::internal(format!("remote image for {field} was not fetched"))
+            });
     }
     if has_prefix(url, "data:") {
         return data_url(url, &field);

@@ -44,11 +44,20 @@ fn translate(fixture: &Value) -> Result<Value, GatewayError> {
         max_output_tokens: fixture["max_output_tokens"].as_u64(),
         mock_fault: None,
         fetch: &fetch,
+        images: &crate::ImageCache::default(),
     };
     let images: Images = match fixture.get("images") {
-        Some(v) => {
-            serde_json::from_value::<std::collections::HashMap<String, Blob>>(v.clone()).unwrap()
-        }
+        Some(v) => serde_json::from_value::<std::collections::HashMap<String, Blob>>(v.clone())
+            .unwrap()
+            .into_iter()
+            .map(|(url, b)| {
+                let fetched = crate::fetch::FetchedImage {
+                    mime_type: b.mime_type,
+                    base64: b.data,
+                };
+                (url, fetched)
+            })
+            .collect(),
         None => Images::new(),
     };
     to_native(&call, &images).map(|native| serde_json::to_value(native).unwrap())

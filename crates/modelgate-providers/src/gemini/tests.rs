@@ -45,6 +45,7 @@ async fn call(
         max_output_tokens: None,
         mock_fault: None,
         fetch,
+        images: &crate::ImageCache::default(),
     };
     chat(&reqwest::Client::new(), &call).await
 }

@@ -21,7 +21,7 @@ use modelgate_core::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletion
 use modelgate_core::pricing::chat_cost;
 use modelgate_core::tokens::{chunk_output_upper, completion_output_upper};
 use modelgate_core::GatewayError;
-use modelgate_providers::{ChatCall, ChatResponse, ChunkStream, UpstreamError};
+use modelgate_providers::{ChatCall, ChatResponse, ChunkStream, ImageCache, UpstreamError};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,10 +74,12 @@ pub async fn run(job: ChatJob, ticket: Option<Ticket>) -> Response {
     })
 }
 
-/// One upstream attempt of either kind.
+/// One upstream attempt of either kind; `images` carries what an earlier attempt of
+/// this request fetched, so retries do not fetch again (issue 8).
 async fn call_upstream(
     job: &ChatJob,
     route: &modelgate_core::catalog::Route,
+    images: &ImageCache,
 ) -> Result<ChatResponse, UpstreamError> {
     let call = ChatCall {
         route,
@@ -87,20 +89,22 @@ async fn call_upstream(
         max_output_tokens: Some(job.admitted.output_limit),
         mock_fault: job.mock_fault.as_deref(),
         fetch: &job.state.config.fetch,
+        images,
     };
     job.state.providers.chat(call).await
 }
 
 async fn complete(job: ChatJob) -> Response {
     let mut progress = Attempts::default();
+    let images = ImageCache::default();
     let result = with_retries(
         &job.state,
         &job.admitted.resolved.model,
         &mut progress,
         |route| {
-            let job = &job;
+            let (job, images) = (&job, &images);
             async move {
-                match call_upstream(job, &route).await? {
+                match call_upstream(job, &route, images).await? {
                     ChatResponse::Complete(c) => Ok(c),
                     ChatResponse::Stream(_) => Err(UpstreamError::fatal(GatewayError::internal(
                         "a stream answered a plain request",
@@ -136,9 +140,10 @@ struct Opened {
 async fn open_stream(
     job: &ChatJob,
     route: modelgate_core::catalog::Route,
+    images: &ImageCache,
 ) -> Result<Opened, UpstreamError> {
     let deadline = tokio::time::Instant::now() + route.provider.first_byte_timeout;
-    let mut stream = match call_upstream(job, &route).await? {
+    let mut stream = match call_upstream(job, &route, images).await? {
         ChatResponse::Stream(s) => s,
         ChatResponse::Complete(_) => {
             return Err(UpstreamError::fatal(GatewayError::internal(
@@ -257,12 +262,13 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
     let mut commit = Some((commit, client_rx));
     let mut streamed: Option<StreamedKey> = None;
     let mut progress = Attempts::default();
+    let images = ImageCache::default();
     let opened = {
         let open = with_retries(
             &job.state,
             &job.admitted.resolved.model,
             &mut progress,
-            |route| open_stream(&job, route),
+            |route| open_stream(&job, route, &images),
         );
         tokio::pin!(open);
         let mut ticker =

@@ -1,12 +1,20 @@
 //! /v1/files (DESIGN §1): multipart upload, list, get, content, delete, in OpenAI's
 //! file object shape. Files belong to one account and are 404 `not_found` to others;
 //! uploads over `[files] max_bytes` are 413. Content lives under `[storage] files_dir`.
+//!
+//! What one account can make the gateway hold is bounded (issue 8): uploads are
+//! streamed to disk (never held in memory whole) within `[server] body_timeout_ms`
+//! (408, the partial file removed), rate-limited, and within the account's quota of
+//! files and bytes (`quota.rs`).
+
+mod quota;
 
 use super::admin::store_error;
 use crate::auth::Authed;
 use crate::error_response::ApiError;
 use crate::extract::{refuse_declared_oversize, Path};
 use crate::state::AppState;
+use crate::tasks::Tasks;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +22,11 @@ use axum::Json;
 use http::{header, HeaderMap, StatusCode};
 use modelgate_core::GatewayError;
 use modelgate_store::{random_id, FileMeta};
+use quota::{Bounds, Reservation};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 pub const PURPOSES: [&str; 6] = [
     "user_data",
@@ -27,6 +38,11 @@ pub const PURPOSES: [&str; 6] = [
 ];
 /// Room for the multipart framing and the small fields around the file.
 const FRAMING_ALLOWANCE: u64 = 64 * 1024;
+/// Less than the framing of the smallest valid upload (boundaries, the `file` and
+/// `purpose` part headers): a body of N bytes holds at most N - this of file.
+const MIN_FRAMING: u64 = 100;
+/// `purpose` is one short word.
+const MAX_PURPOSE_BYTES: u64 = 256;
 
 fn file_json(f: &FileMeta) -> Value {
     json!({
@@ -61,13 +77,31 @@ fn valid_id(id: &str) -> bool {
 struct Upload {
     filename: String,
     purpose: String,
-    content: Vec<u8>,
+    bytes: u64,
 }
 
+fn malformed(e: multer::Error, max: u64) -> GatewayError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            GatewayError::BodyTooLarge {
+                limit_bytes: usize::try_from(max).unwrap_or(usize::MAX),
+            }
+        }
+        other => GatewayError::invalid(
+            format!("The multipart body could not be read: {other}. Send multipart/form-data with 'file' and 'purpose'."),
+            None,
+        ),
+    }
+}
+
+/// Reads the form, streaming the `file` field to `path` chunk by chunk, each chunk
+/// covered by the reservation before it is written.
 async fn read_upload(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    path: &std::path::Path,
+    reservation: &mut Reservation,
 ) -> Result<Upload, GatewayError> {
     let max = state.config.files.max_bytes;
     let content_type = headers
@@ -81,25 +115,25 @@ async fn read_upload(
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
             .whole_stream(max + FRAMING_ALLOWANCE)
-            .per_field(max),
+            .per_field(max)
+            .for_field("purpose", MAX_PURPOSE_BYTES),
     );
-    let too_large = || GatewayError::BodyTooLarge {
-        limit_bytes: usize::try_from(max).unwrap_or(usize::MAX),
-    };
     // A declared size over the limit is refused before any of the body is read.
     let body = refuse_declared_oversize(headers, body, max.saturating_add(FRAMING_ALLOWANCE))
-        .map_err(|_| too_large())?;
+        .map_err(|_| GatewayError::BodyTooLarge {
+            limit_bytes: usize::try_from(max).unwrap_or(usize::MAX),
+        })?;
     let mut form =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
-    let malformed = |e: multer::Error| {
-        match e {
-        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => too_large(),
-        other => GatewayError::invalid(format!("The multipart body could not be read: {other}. Send multipart/form-data with 'file' and 'purpose'."), None),
-    }
-    };
     let (mut file, mut purpose) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(malformed)? {
+    while let Some(mut field) = form.next_field().await.map_err(|e| malformed(e, max))? {
         match field.name() {
+            Some("file") if file.is_some() => {
+                return Err(GatewayError::invalid(
+                    "The upload has more than one 'file' field. Upload one file per request.",
+                    Some("file"),
+                ))
+            }
             Some("file") => {
                 let filename = field
                     .file_name()
@@ -107,14 +141,14 @@ async fn read_upload(
                     .chars()
                     .take(255)
                     .collect::<String>();
-                let content = field.bytes().await.map_err(malformed)?;
-                file = Some((filename, content.to_vec()));
+                let bytes = write_field(&mut field, path, reservation, max).await?;
+                file = Some((filename, bytes));
             }
-            Some("purpose") => purpose = Some(field.text().await.map_err(malformed)?),
+            Some("purpose") => purpose = Some(field.text().await.map_err(|e| malformed(e, max))?),
             _ => {}
         }
     }
-    let (filename, content) = file.ok_or_else(|| {
+    let (filename, bytes) = file.ok_or_else(|| {
         GatewayError::invalid(
             "The upload has no 'file' field. Send the file as a multipart field named 'file'.",
             Some("file"),
@@ -132,8 +166,69 @@ async fn read_upload(
     Ok(Upload {
         filename,
         purpose,
-        content,
+        bytes,
     })
+}
+
+async fn write_field(
+    field: &mut multer::Field<'_>,
+    path: &std::path::Path,
+    reservation: &mut Reservation,
+    max: u64,
+) -> Result<u64, GatewayError> {
+    let mut out = tokio::fs::File::create(path)
+        .await
+        .map_err(GatewayError::internal)?;
+    let mut written = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(|e| malformed(e, max))? {
+        written = written.saturating_add(chunk.len() as u64);
+        reservation.cover(written)?;
+        out.write_all(&chunk)
+            .await
+            .map_err(GatewayError::internal)?;
+    }
+    out.flush().await.map_err(GatewayError::internal)?;
+    Ok(written)
+}
+
+/// An upload's file on disk until its row is stored: removed (off the request path,
+/// in a tracked task) however the upload ends otherwise, a timeout or a client that
+/// went away included.
+struct Partial {
+    path: Option<PathBuf>,
+    tasks: Tasks,
+}
+
+impl Partial {
+    fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            self.tasks.spawn(async move {
+                let _ = tokio::fs::remove_file(path).await;
+            });
+        }
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// 429 (uploads per minute) or 413 (the account's files or bytes) before any of the
+/// body is read; the body then drains in the background so that a client still
+/// sending reads the answer.
+fn refuse(headers: &HeaderMap, body: Body, e: GatewayError) -> ApiError {
+    // Any declared length is over 0: this only starts the drain.
+    let _ = refuse_declared_oversize(headers, body, 0);
+    ApiError(e)
 }
 
 pub async fn upload(
@@ -142,27 +237,50 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let up = read_upload(&state, &headers, body).await?;
+    let cfg = &state.config.files;
+    let account = &authed.account.id;
+    if let Err(e) = quota::admit_upload(account, cfg.uploads_per_minute) {
+        return Err(refuse(&headers, body, e));
+    }
+    // Reserved before a byte is written: what the body can hold at most, up to the
+    // per-file limit (a chunked upload reserves as it goes).
+    let expected =
+        declared_length(&headers).map_or(0, |n| n.saturating_sub(MIN_FRAMING).min(cfg.max_bytes));
+    let mut reservation =
+        match quota::reserve(state.store.as_ref(), account, Bounds::of(cfg), expected).await {
+            Ok(r) => r,
+            Err(e) => return Err(refuse(&headers, body, e)),
+        };
+    let id = random_id("file-");
+    tokio::fs::create_dir_all(&state.config.storage.files_dir)
+        .await
+        .map_err(GatewayError::internal)?;
+    let path = path_of(&state, &id);
+    let partial = Partial {
+        path: Some(path.clone()),
+        tasks: state.tasks.clone(),
+    };
+    // §5: slow clients get the same deadline as JSON bodies (extract.rs).
+    let limit = Duration::from_millis(state.config.server.body_timeout_ms.max(1));
+    let read = read_upload(&state, &headers, body, &path, &mut reservation);
+    let up = tokio::time::timeout(limit, read)
+        .await
+        .map_err(|_| GatewayError::BodyTimeout { limit })??;
     let meta = FileMeta {
-        id: random_id("file-"),
-        account_id: authed.account.id.clone(),
+        id,
+        account_id: account.clone(),
         filename: up.filename,
         purpose: up.purpose,
-        bytes: up.content.len() as i64,
+        bytes: i64::try_from(up.bytes).unwrap_or(i64::MAX),
         created_at: modelgate_core::time_fmt::now_unix_ms(),
     };
-    let dir = PathBuf::from(&state.config.storage.files_dir);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(GatewayError::internal)?;
-    tokio::fs::write(path_of(&state, &meta.id), &up.content)
-        .await
-        .map_err(GatewayError::internal)?;
     state
         .store
         .insert_file(&meta)
         .await
         .map_err(|e| store_error(e, "The file"))?;
+    partial.keep();
+    reservation.commit(up.bytes);
     Ok((StatusCode::OK, Json(file_json(&meta))).into_response())
 }
 
@@ -220,6 +338,7 @@ pub async fn delete(
         .delete_file(&authed.account.id, &meta.id)
         .await
         .map_err(|_| not_found(&id))?;
+    quota::deleted(&authed.account.id, u64::try_from(meta.bytes).unwrap_or(0));
     let _ = tokio::fs::remove_file(path_of(&state, &meta.id)).await;
     Ok(Json(json!({"id": meta.id, "object": "file", "deleted": true})).into_response())
 }

@@ -641,6 +641,20 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn file_usage(&self, account_id: &str) -> StoreResult<crate::FileUsage> {
+        // SUM of BIGINT is NUMERIC in PostgreSQL: cast back.
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT FROM files WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(crate::FileUsage {
+            files: sqlx::Row::try_get(&row, 0)?,
+            bytes: sqlx::Row::try_get(&row, 1)?,
+        })
+    }
+
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")

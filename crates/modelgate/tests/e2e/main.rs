@@ -12,6 +12,7 @@ mod catalog;
 mod chat;
 mod common;
 mod embeddings;
+mod files;
 mod http_contract;
 mod idempotency;
 mod images;

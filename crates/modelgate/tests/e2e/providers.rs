@@ -10,6 +10,11 @@ use serde_json::{json, Value};
 const KINDS: [&str; 3] = ["sim/gpt-4o", "sim/claude", "sim/gemini"];
 
 async fn gateway() -> Gateway {
+    gateway_with("").await
+}
+
+/// The three kinds, with `more` config appended.
+async fn gateway_with(more: &str) -> Gateway {
     let sim = Simulator::start(
         "127.0.0.1:0".parse().unwrap(),
         SimulatorConfig {
@@ -52,6 +57,7 @@ max_output_tokens = 65536
 pricing = {{ input_per_mtok = 1.0, output_per_mtok = 2.0 }}
 reasoning_efforts = ["low", "medium", "high"]
 routes = [{{ provider = "sim-gemini", upstream_model = "gemini-2.5-flash" }}]
+{more}
 "#,
         anthropic = sim.anthropic_base_url(),
         gemini = sim.gemini_base_url()
@@ -335,5 +341,136 @@ async fn a_402_or_a_redirect_is_the_deployments_problem_for_every_kind() {
     assert!(
         elsewhere.requests().is_empty(),
         "no provider key reached the host a redirect names"
+    );
+}
+
+/// A loopback image host: every path answers `size` bytes of PNG; fetches counted
+/// per path.
+struct ImageHost {
+    base: String,
+    fetched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ImageHost {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ImageHost {
+    async fn start(size: usize) -> ImageHost {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let fetched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> =
+            std::sync::Arc::default();
+        let counts = std::sync::Arc::clone(&fetched);
+        let task = tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let counts = std::sync::Arc::clone(&counts);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head).into_owned();
+                    let path = text.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    *counts.lock().unwrap().entry(path).or_insert(0) += 1;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                    let _ = sock.write_all(&vec![b'P'; size]).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        ImageHost {
+            base,
+            fetched,
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn count(&self, path: &str) -> usize {
+        self.fetched.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+fn with_images(text: &str, urls: &[String]) -> Value {
+    let mut content = vec![json!({"type": "text", "text": text})];
+    content.extend(
+        urls.iter()
+            .map(|u| json!({"type": "image_url", "image_url": {"url": u}})),
+    );
+    json!([{"role": "user", "content": content}])
+}
+
+#[tokio::test]
+async fn a_retried_request_fetches_each_image_once() {
+    let gw = gateway_with("[fetch]\nallow_private = true\n").await;
+    let host = ImageHost::start(1000).await;
+    for (stream, case) in [(false, "plain"), (true, "stream")] {
+        let (a, b) = (format!("/{case}-a.png"), format!("/{case}-b.png"));
+        let urls = [host.url(&a), host.url(&b), host.url(&a)];
+        // The simulator fails the first attempt: the gateway retries.
+        let text = format!("what is this [[sim:status=503,fail_times=1,id=fetch-{case}]]");
+        let r = gw
+            .chat(json!({"model": "sim/gemini", "stream": stream, "messages": with_images(&text, &urls)}))
+            .await;
+        assert_eq!(r.status(), 200, "{case}");
+        let _ = r.bytes().await.unwrap();
+        let id = format!("fetch-{case}");
+        let sent = gw.sim().requests_with_id(&id);
+        assert_eq!(sent.len(), 2, "{case}: one failed attempt, one retry");
+        assert!(
+            sent[1].body.to_string().contains("image/png"),
+            "{case}: the retry carries the images"
+        );
+        assert_eq!((host.count(&a), host.count(&b)), (1, 1), "{case}");
+    }
+}
+
+#[tokio::test]
+async fn the_images_of_one_request_are_bounded_in_total() {
+    let gw = gateway_with("[fetch]\nallow_private = true\nmax_total_bytes = 2500\n").await;
+    let host = ImageHost::start(1000).await;
+    let fits: Vec<String> = (0..2)
+        .map(|i| host.url(&format!("/fits-{i}.png")))
+        .collect();
+    let r = gw
+        .chat(json!({"model": "sim/gemini", "messages": with_images("look [[sim:id=total-ok]]", &fits)}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let over: Vec<String> = (0..4)
+        .map(|i| host.url(&format!("/over-{i}.png")))
+        .collect();
+    let r = gw
+        .chat(json!({"model": "sim/gemini", "messages": with_images("look [[sim:id=total-over]]", &over)}))
+        .await;
+    let b = expect_error(r, 413, "request_too_large").await;
+    let param = b["error"]["details"]["param"].as_str().unwrap();
+    assert!(
+        (1..=4).any(|i| param == format!("messages[0].content[{i}].image_url.url")),
+        "{b}"
+    );
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains(param),
+        "{b}"
+    );
+    assert_eq!(b["error"]["details"]["limit_bytes"], 2500, "{b}");
+    assert!(
+        gw.sim().requests_with_id("total-over").is_empty(),
+        "nothing reached the upstream"
     );
 }
