@@ -13,6 +13,7 @@ mod chat;
 mod common;
 mod embeddings;
 mod files;
+mod fuzz;
 mod http_contract;
 mod idempotency;
 mod images;
