@@ -4,7 +4,7 @@
 //! spent and what other instances hold). In memory: reserved in flight, pending until
 //! written.
 
-use super::{storage_unreachable, LeaseTiming, LEASE_AHEAD, LEASE_IDLE};
+use super::{grant_in_task, LeaseTiming, LEASE_AHEAD, LEASE_IDLE};
 use crate::tasks::Tasks;
 use modelgate_core::error::InsufficientBalance;
 use modelgate_core::money::NanoUsd;
@@ -189,35 +189,27 @@ impl KeyBook {
             self.timing,
         );
         let (instance, key_id) = (self.instance_id.clone(), key_id.to_owned());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tasks.spawn(async move {
-            let asked = Instant::now();
+        let key = key_id.clone();
+        let grant = async move {
             let grant = KeyGrant {
-                key_id: &key_id,
+                key_id: &key,
                 period_start: start,
                 limit,
                 want,
                 min,
                 ttl_ms: timing.ttl_ms(),
             };
-            let result = store.acquire_key_lease(&instance, grant).await;
-            if let Ok(granted) = result {
-                with(&states, &key_id, |s| {
-                    if s.period_start == start {
-                        s.lease += granted;
-                        s.valid_until = Some(asked + timing.spendable_for());
-                    }
-                });
-            }
-            let _ = tx.send(result);
-        });
-        match rx.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(storage_unreachable(e)),
-            Err(_) => Err(GatewayError::internal(
-                "the lease task ended without an answer",
-            )),
-        }
+            store.acquire_key_lease(&instance, grant).await
+        };
+        let apply = move |granted, valid_until| {
+            with(&states, &key_id, |s| {
+                if s.period_start == start {
+                    s.lease += granted;
+                    s.valid_until = Some(valid_until);
+                }
+            });
+        };
+        grant_in_task(&self.tasks, grant, apply, timing).await
     }
 
     /// 402 with the key's remaining allowance (limit less what was spent, written or

@@ -284,31 +284,27 @@ impl Ledger {
         want: i64,
         min: i64,
     ) -> Result<(), GatewayError> {
-        let (store, book2, timing) = (Arc::clone(&self.store), Arc::clone(book), self.timing);
+        let (store, book, timing) = (Arc::clone(&self.store), Arc::clone(book), self.timing);
         let (instance, account) = (self.instance_id.clone(), account_id.to_owned());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tasks.spawn(async move {
-            let asked = Instant::now();
+        let grant = async move {
             let ttl = timing.ttl_ms();
-            let result = store
+            store
                 .acquire_lease(&instance, &account, want, min, ttl)
-                .await;
-            if let Ok(granted) = result {
-                book2.with(|l| {
+                .await
+        };
+        grant_in_task(
+            &self.tasks,
+            grant,
+            move |granted, valid_until| {
+                book.with(|l| {
                     l.lease += granted;
                     // The whole lease's expiry moved with this grant.
-                    l.valid_until = Some(asked + timing.spendable_for());
+                    l.valid_until = Some(valid_until);
                 });
-            }
-            let _ = tx.send(result);
-        });
-        match rx.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(storage_unreachable(e)),
-            Err(_) => Err(GatewayError::internal(
-                "the lease task ended without an answer",
-            )),
-        }
+            },
+            timing,
+        )
+        .await
     }
 
     /// The account's balance as of now: the store's, less charges not yet written.
@@ -429,6 +425,37 @@ impl Ledger {
                 .await;
         }
         self.keys.release_idle(true).await;
+    }
+}
+
+/// Runs a lease grant in a tracked task and applies it there (with the time until
+/// which the grown lease may be spent): a request cancelled while the grant commits
+/// must not leave money granted in the store but unknown here.
+pub(super) async fn grant_in_task<G, A>(
+    tasks: &Tasks,
+    grant: G,
+    apply: A,
+    timing: LeaseTiming,
+) -> Result<(), GatewayError>
+where
+    G: std::future::Future<Output = modelgate_store::StoreResult<i64>> + Send + 'static,
+    A: FnOnce(i64, Instant) + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tasks.spawn(async move {
+        let asked = Instant::now();
+        let result = grant.await;
+        if let Ok(granted) = result {
+            apply(granted, asked + timing.spendable_for());
+        }
+        let _ = tx.send(result);
+    });
+    match rx.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(storage_unreachable(e)),
+        Err(_) => Err(GatewayError::internal(
+            "the lease task ended without an answer",
+        )),
     }
 }
 
