@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod chat;
 mod common;
+mod docs;
 mod embeddings;
 mod files;
 mod fuzz;

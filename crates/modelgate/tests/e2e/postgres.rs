@@ -1,4 +1,6 @@
 //! The multi-instance mode on PostgreSQL (DESIGN §6): two gateways, one database.
+//! Tests that also need Redis have `redis` in their name (scripts/test.sh skips them
+//! by name where no server runs).
 
 use crate::common::*;
 use serde_json::json;
@@ -119,9 +121,14 @@ async fn rate_limits_are_shared_through_redis() {
     cleanup_redis(&prefix).await;
 }
 
+/// The test Redis: MODELGATE_TEST_REDIS, else the local default.
+fn redis_url() -> String {
+    std::env::var("MODELGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 /// Deletes this test's Redis keys (they also expire on their own within a minute).
 async fn cleanup_redis(prefix: &str) {
-    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
@@ -182,7 +189,7 @@ routes = [{ provider = "sim", upstream_model = "down@status=500,id=shared-down" 
 }
 
 #[tokio::test]
-async fn an_idempotent_repeat_on_another_instance_is_replayed() {
+async fn an_idempotent_repeat_on_another_instance_is_replayed_through_redis() {
     let db = TestDatabase::create().await;
     let (a, b, prefix) = two_instances_with_redis(&db, "").await;
     let (_, key) = a.account_key(1.0, json!({}), json!({})).await;
@@ -233,7 +240,10 @@ async fn two_instances_with_redis(db: &TestDatabase, config: &str) -> (Gateway, 
         std::process::id(),
         db.url.rsplit('/').next().unwrap()
     );
-    let storage = format!("redis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"{prefix}\"\n");
+    let storage = format!(
+        "redis_url = \"{}\"\nredis_prefix = \"{prefix}\"\n",
+        redis_url()
+    );
     let a = Gateway::start_on_database(&db.url, &storage, config).await;
     let b = a.another_instance().await;
     (a, b, prefix)
@@ -258,7 +268,7 @@ fn sse_ids_and_data(text: &str) -> Vec<(Option<u64>, String)> {
 }
 
 #[tokio::test]
-async fn a_keyed_stream_resumes_on_another_instance() {
+async fn a_keyed_stream_resumes_on_another_instance_through_redis() {
     let db = TestDatabase::create().await;
     let sim = modelgate_simulator::Simulator::start(
         "127.0.0.1:0".parse().unwrap(),
@@ -347,7 +357,7 @@ async fn a_keyed_stream_resumes_on_another_instance() {
 }
 
 #[tokio::test]
-async fn a_transiently_failed_keyed_stream_runs_again_on_another_instance() {
+async fn a_transiently_failed_keyed_stream_runs_again_on_another_instance_through_redis() {
     let db = TestDatabase::create().await;
     let (a, b, prefix) = two_instances_with_redis(&db, "").await;
     let body = json!({"model": "demo/echo", "stream": true, "messages": user("red green blue")});
