@@ -1,6 +1,6 @@
 //! Loading the config and catalog the way every command does.
 
-use modelgate_core::catalog::{build_catalog, Catalog, Operation, BUILTIN_TOML, DEMO_TOML};
+use modelgate_core::catalog::{build_catalog, Catalog, BUILTIN_TOML, DEMO_TOML};
 use modelgate_core::config::{default_config_path, ConfigFile, SourceFile};
 use modelgate_store::Store;
 use std::path::PathBuf;
@@ -53,26 +53,4 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-pub fn print_models(config: Option<PathBuf>, operation: Option<&str>) -> Result<(), String> {
-    let loaded = load(config, false)?;
-    let op = operation
-        .map(|o| Operation::parse(o).ok_or_else(|| format!("unknown operation \"{o}\"")))
-        .transpose()?;
-    let today = modelgate_core::time_fmt::today_utc();
-    for m in loaded
-        .catalog
-        .models()
-        .filter(|m| op.is_none_or(|o| m.supports(o)))
-    {
-        let status = match m.lifecycle(today) {
-            modelgate_core::catalog::Lifecycle::Retired { .. } => "retired",
-            _ if m.has_configured_route() => "available",
-            _ => "unconfigured",
-        };
-        let ops: Vec<_> = m.operations.iter().map(|o| o.as_str()).collect();
-        println!("{:<40} {:<13} {}", m.id, status, ops.join(","));
-    }
-    Ok(())
 }

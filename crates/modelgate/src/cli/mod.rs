@@ -2,6 +2,7 @@
 
 mod admin;
 mod config;
+mod models;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,9 @@ enum Command {
         config: Option<PathBuf>,
         #[arg(long)]
         operation: Option<String>,
+        /// Include the demo models `serve --demo` adds.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply database migrations.
     Migrate {
@@ -65,7 +69,8 @@ enum Command {
 
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MODELGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // Shutdown's progress (cli::serve) at info: an operator sees what was drained.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,modelgate::cli=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
@@ -89,7 +94,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Models { config, operation } => config::print_models(config, operation.as_deref()),
+        Command::Models {
+            config,
+            operation,
+            demo,
+        } => models::print_models(config, operation.as_deref(), demo),
         Command::Migrate { config } => {
             let loaded = config::load(config, false)?;
             config::open_store(&loaded.file).await?;
