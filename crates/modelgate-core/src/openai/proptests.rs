@@ -204,23 +204,45 @@ fn json_text() -> impl Strategy<Value = String> {
     })
 }
 
-/// An object with a model and some of the fields the parsers read, with any values:
-/// it gets past the missing-field errors into the range checks.
+/// A JSON string of any Unicode, mostly; sometimes any leaf.
+fn json_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => any::<String>().prop_map(|s| serde_json::Value::String(s).to_string()),
+        1 => json_leaf(),
+    ]
+}
+
+/// An object with a model, the fields each request type requires and some of the
+/// others, with any values: it gets past the missing-field errors into the range
+/// checks.
 fn request_text() -> impl Strategy<Value = String> {
     let message = (
         prop::sample::select(&["user", "system", "assistant", "tool", ""][..]),
         json_text(),
     )
         .prop_map(|(role, content)| format!(r#"{{"role":"{role}","content":{content}}}"#));
+    let input = prop_oneof![
+        json_string(),
+        prop::collection::vec(json_string(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+        json_text(),
+    ];
+    let value = prop_oneof![
+        prop::sample::select(NUMBERS).prop_map(str::to_owned),
+        json_text()
+    ];
     (
-        json_leaf(),
+        json_string(),
         prop::collection::vec(message, 0..3),
-        prop::collection::vec((prop::sample::select(FIELDS), json_text()), 0..6),
+        input,
+        json_string(),
+        prop::collection::vec((prop::sample::select(FIELDS), value), 0..6),
     )
-        .prop_map(|(model, messages, fields)| {
+        .prop_map(|(model, messages, input, prompt, fields)| {
             let mut body = vec![
                 format!(r#""model":{model}"#),
                 format!(r#""messages":[{}]"#, messages.join(",")),
+                format!(r#""input":{input}"#),
+                format!(r#""prompt":{prompt}"#),
             ];
             body.extend(fields.iter().map(|(k, v)| format!(r#""{k}":{v}"#)));
             format!("{{{}}}", body.join(","))
