@@ -390,3 +390,39 @@ async fn sqlite_file_usage_counts_one_accounts_files() {
 async fn postgres_file_usage_counts_one_accounts_files() {
     on_postgres(file_usage_counts_one_accounts_files).await;
 }
+
+async fn keys_are_found_by_hash_with_their_account(s: &'static dyn Store) {
+    let a = s
+        .create_account(NewAccount {
+            name: "finder".into(),
+            credits_nano: 7,
+            ..NewAccount::default()
+        })
+        .await
+        .unwrap();
+    let k = s.create_key(&a.id, NewKey::default()).await.unwrap();
+    let (key, account) = s
+        .find_key_by_hash(&crate::hash_key(&k.plaintext))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(key.id, k.key.id);
+    assert_eq!((account.id, account.balance_nano), (a.id, 7));
+    assert!(key.revoked_at.is_none());
+    // Revoked keys are still found, so that the caller answers "revoked".
+    s.revoke_key(&k.key.id).await.unwrap();
+    let (key, _) = s.find_key_by_hash(&k.key.key_hash).await.unwrap().unwrap();
+    assert!(key.revoked_at.is_some());
+    let unknown = crate::hash_key("mg-never-issued");
+    assert!(s.find_key_by_hash(&unknown).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn sqlite_keys_are_found_by_hash_with_their_account() {
+    on_sqlite(keys_are_found_by_hash_with_their_account).await;
+}
+
+#[tokio::test]
+async fn postgres_keys_are_found_by_hash_with_their_account() {
+    on_postgres(keys_are_found_by_hash_with_their_account).await;
+}

@@ -56,6 +56,9 @@ pub trait Store: Send + Sync {
     async fn create_key(&self, account_id: &str, new: NewKey) -> StoreResult<CreatedKey>;
     async fn revoke_key(&self, key_id: &str) -> StoreResult<()>;
     async fn list_keys(&self, account_id: &str) -> StoreResult<Vec<ApiKey>>;
+    /// The key with this SHA-256 hash (revoked and expired ones included) and its
+    /// account: a key created elsewhere works before the next snapshot (DESIGN §4).
+    async fn find_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<(ApiKey, Account)>>;
 
     /// Written in batches off the request path.
     async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()>;

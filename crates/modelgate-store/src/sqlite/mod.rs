@@ -270,6 +270,19 @@ impl Store for SqliteStore {
         rows.iter().map(key_from).collect()
     }
 
+    async fn find_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<(ApiKey, Account)>> {
+        let Some(row) = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key = key_from(&row)?;
+        let account = self.get_account(&key.account_id).await?;
+        Ok(Some((key, account)))
+    }
+
     async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         insert_records(&mut tx, records).await?;
