@@ -4,12 +4,13 @@
 
 use super::config::{load, open_store};
 use clap::Subcommand;
+use modelgate_core::model_id::quoted;
 use modelgate_core::money::NanoUsd;
 use modelgate_server::routes::account::{page_json, usage_query};
 use modelgate_server::routes::admin::{
-    account_json, created_key_json, key_json, CreateAccount, CreateKey,
+    account_json, created_key_json, key_json, store_error, CreateAccount, CreateKey,
 };
-use modelgate_store::LimitsRow;
+use modelgate_store::{LimitsRow, StoreError};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -91,14 +92,23 @@ fn print(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
+/// The admin API's message for a store error about `what` (`Account "x" was not
+/// found. Check the ID.`); database errors keep their cause, the operator is local.
+fn store_msg(what: &str) -> impl Fn(StoreError) -> String + '_ {
+    move |e| match e {
+        StoreError::Database(e) => format!("database error: {e}"),
+        other => store_error(other, what).message(),
+    }
+}
+
+fn account(id: &str) -> String {
+    format!("Account \"{}\"", quoted(id))
+}
+
 pub async fn run(config: Option<PathBuf>, command: AdminCommand) -> Result<(), String> {
     let loaded = load(config, false)?;
     let store = open_store(&loaded.file).await?;
     let msg = |e: modelgate_core::GatewayError| e.message();
-    let store_msg = |e: modelgate_store::StoreError| match e {
-        modelgate_store::StoreError::NotFound => "not found".to_owned(),
-        other => other.to_string(),
-    };
     match command {
         AdminCommand::Accounts {
             command:
@@ -124,16 +134,25 @@ pub async fn run(config: Option<PathBuf>, command: AdminCommand) -> Result<(), S
             .into_new()
             .map_err(msg)?;
             print(account_json(
-                &store.create_account(new).await.map_err(store_msg)?,
+                &store
+                    .create_account(new)
+                    .await
+                    .map_err(store_msg("The account"))?,
             ));
         }
         AdminCommand::Accounts {
             command: AccountsCommand::Get { id },
         } => {
-            let account = store.get_account(&id).await.map_err(store_msg)?;
+            let account = store
+                .get_account(&id)
+                .await
+                .map_err(store_msg(&account(&id)))?;
             let mut v = account_json(&account);
             if let Some(obj) = v.as_object_mut() {
-                let keys = store.list_keys(&id).await.map_err(store_msg)?;
+                let keys = store
+                    .list_keys(&id)
+                    .await
+                    .map_err(store_msg("The account's keys"))?;
                 obj.insert("keys".into(), keys.iter().map(key_json).collect());
             }
             print(v);
@@ -163,13 +182,16 @@ pub async fn run(config: Option<PathBuf>, command: AdminCommand) -> Result<(), S
                 &store
                     .create_key(&account_id, new)
                     .await
-                    .map_err(store_msg)?,
+                    .map_err(store_msg(&account(&account_id)))?,
             ));
         }
         AdminCommand::Keys {
             command: KeysCommand::Revoke { key_id },
         } => {
-            store.revoke_key(&key_id).await.map_err(store_msg)?;
+            store
+                .revoke_key(&key_id)
+                .await
+                .map_err(store_msg(&format!("Key \"{}\"", quoted(&key_id))))?;
             print(serde_json::json!({"id": key_id, "revoked": true}));
         }
         AdminCommand::Credits {
@@ -182,7 +204,7 @@ pub async fn run(config: Option<PathBuf>, command: AdminCommand) -> Result<(), S
             let balance = store
                 .add_credits(&account_id, amount.0, note)
                 .await
-                .map_err(store_msg)?;
+                .map_err(store_msg(&account(&account_id)))?;
             print(
                 serde_json::json!({"account_id": account_id, "balance_usd": NanoUsd(balance).to_json()}),
             );
@@ -193,12 +215,17 @@ pub async fn run(config: Option<PathBuf>, command: AdminCommand) -> Result<(), S
             model,
             limit,
         } => {
-            let mut q = usage_query(None, true).map_err(msg)?;
+            // The API's own parsing, so the CLI refuses what GET /admin/usage refuses.
+            let mut q = usage_query(Some(&format!("limit={limit}")), true).map_err(msg)?;
             q.account_id = account_id;
             q.key_id = key_id;
             q.model = model;
-            q.limit = limit.clamp(1, 1000);
-            print(page_json(&store.list_usage(&q).await.map_err(store_msg)?));
+            print(page_json(
+                &store
+                    .list_usage(&q)
+                    .await
+                    .map_err(store_msg("Usage records"))?,
+            ));
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `modelgate serve`: load config and catalog, open and migrate the store, set up the
-//! demo account when asked, bind, print `listening on ADDR`, serve until a signal.
+//! demo account when asked, bind, print `listening on ADDR`, serve until a signal,
+//! then shut down in order (DESIGN §9), logging each step and what it flushed.
 
 use super::config::{load, open_store};
 use modelgate_core::secret::Secret;
@@ -7,7 +8,8 @@ use modelgate_server::{app::app, AppState, StateOptions};
 use modelgate_store::{NewAccount, NewKey, Store};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const DEMO_ACCOUNT_SETTING: &str = "demo_account_id";
 const DEMO_CREDITS_NANO: i64 = 10_000_000_000;
@@ -17,6 +19,10 @@ pub async fn serve(
     listen: Option<String>,
     demo: bool,
 ) -> Result<(), String> {
+    if let Some(addr) = &listen {
+        // The same rule as `[server] listen`, before anything starts.
+        modelgate_core::config::check_listen(addr).map_err(|p| format!("--listen: {p}"))?;
+    }
     let loaded = load(config, demo)?;
     let store = open_store(&loaded.file).await?;
     let token_env = loaded.file.admin.token_env.clone();
@@ -25,6 +31,7 @@ pub async fn serve(
         .filter(|t| !t.is_empty())
         .map(Secret::new);
     let mut notes: Vec<String> = Vec::new();
+    let mut demo_key_id = None;
     if demo {
         if admin_token.is_none() {
             let token = modelgate_store::generate_key()
@@ -34,7 +41,8 @@ pub async fn serve(
             notes.push(format!("admin token: {token}"));
             admin_token = Some(Secret::new(token));
         }
-        let key = demo_key(store.as_ref()).await?;
+        let (key_id, key) = demo_key(store.as_ref()).await?;
+        demo_key_id = Some(key_id);
         notes.push(format!("demo api key: {key}"));
         notes.push(format!(
             "try: curl -s http://ADDR/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"model\":\"demo/echo\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello there\"}}]}}'"
@@ -60,20 +68,113 @@ pub async fn serve(
     }
     let _ = out.flush();
     drop(out);
-    modelgate_server::serve(listener, app(state.clone()), shutdown_signal())
+    let signalled: Arc<Mutex<Option<Signalled>>> = Arc::default();
+    let on_signal = {
+        let (signalled, state) = (Arc::clone(&signalled), state.clone());
+        async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(
+                signal,
+                "shutdown: no new connections; finishing the requests in flight (up to 30 s)"
+            );
+            *signalled.lock().unwrap_or_else(|p| p.into_inner()) = Some(Signalled {
+                at: Instant::now(),
+                requests_finished: requests_finished(&state),
+            });
+        }
+    };
+    modelgate_server::serve(listener, app(state.clone()), on_signal)
         .await
         .map_err(|e| e.to_string())?;
-    // Finish in-flight work (billing of disconnected streams) and write usage.
-    let _ = tokio::time::timeout(Duration::from_secs(30), state.tasks.wait_idle()).await;
-    state.usage.flush().await;
-    // Charges are written: what is left of each lease goes back to its account now
-    // rather than when the lease expires.
-    state.ledger.release_all().await;
+    let signalled = signalled.lock().unwrap_or_else(|p| p.into_inner()).take();
+    shut_down(&state, signalled, demo_key_id.as_deref()).await;
     Ok(())
 }
 
-/// Reuses the demo account across restarts (DESIGN §8) and issues a fresh key.
-async fn demo_key(store: &dyn Store) -> Result<String, String> {
+/// When the signal came and how many requests had finished by then.
+struct Signalled {
+    at: Instant,
+    requests_finished: u64,
+}
+
+/// DESIGN §9, after the connections closed: finish tracked work, write usage, return
+/// leases, each step logged at info with what it did.
+async fn shut_down(state: &AppState, signalled: Option<Signalled>, demo_key_id: Option<&str>) {
+    // Billing and idempotent answers of clients that disconnected still finish.
+    if tokio::time::timeout(Duration::from_secs(30), state.tasks.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: background work still running after 30 s; going on");
+    }
+    if let Some(s) = signalled {
+        tracing::info!(
+            requests = requests_finished(state).saturating_sub(s.requests_finished),
+            drain_ms = u64::try_from(s.at.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "shutdown: requests in flight drained"
+        );
+    }
+    let unwritten = state.usage.backlog().unwritten();
+    state.usage.flush().await;
+    let left = state.usage.backlog().unwritten();
+    tracing::info!(
+        written = unwritten.saturating_sub(left),
+        "shutdown: usage records and charges written"
+    );
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "shutdown: usage records could not be written (store unreachable)"
+        );
+    }
+    // Charges are written: what is left of each lease goes back to its account now
+    // rather than when the lease expires. The store says which leases this instance
+    // holds (renewing them a moment before returning them changes nothing).
+    let ttl = i64::try_from(state.config.storage.lease_ttl_ms).unwrap_or(i64::MAX);
+    let held = state
+        .store
+        .renew_leases(state.ledger.instance_id(), ttl)
+        .await;
+    state.ledger.release_all().await;
+    match held {
+        Ok(h) => tracing::info!(
+            accounts = h.accounts.len(),
+            keys = h.keys.len(),
+            "shutdown: unused balance and key-spend leases returned"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "shutdown: leases returned; the store did not say which")
+        }
+    }
+    // §8: the demo key lives as long as the run that printed it.
+    if let Some(id) = demo_key_id {
+        match state.store.revoke_key(id).await {
+            Ok(()) => tracing::info!(key_id = id, "shutdown: this run's demo key revoked"),
+            Err(e) => {
+                tracing::warn!(key_id = id, error = %e, "shutdown: revoking the demo key failed")
+            }
+        }
+    }
+    tracing::info!("shutdown: complete");
+}
+
+/// Requests finished so far, from the Prometheus counter (0 without a recorder).
+fn requests_finished(state: &AppState) -> u64 {
+    let Some(handle) = &state.metrics else {
+        return 0;
+    };
+    handle
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("modelgate_requests_total"))
+        // Counters render as whole numbers: `name{labels} 3`.
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Reuses the demo account across restarts (DESIGN §8) and issues a fresh key;
+/// returns its id and plaintext.
+async fn demo_key(store: &dyn Store) -> Result<(String, String), String> {
     let existing = match store
         .get_setting(DEMO_ACCOUNT_SETTING)
         .await
@@ -110,10 +211,11 @@ async fn demo_key(store: &dyn Store) -> Result<String, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    Ok(created.plaintext)
+    Ok((created.key.id, created.plaintext))
 }
 
-async fn shutdown_signal() {
+/// Waits for Ctrl-C or SIGTERM; returns which.
+async fn shutdown_signal() -> &'static str {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -129,7 +231,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
     }
 }
