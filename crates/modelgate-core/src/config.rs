@@ -1,17 +1,29 @@
 //! The config file of DESIGN §3: serde structs with defaults and `deny_unknown_fields`.
-//! Loading reports problems as `FILE:LINE: field.path: problem`; the built-in catalog
-//! and the file are merged into a `Catalog` by `catalog::Catalog::build`.
+//! Loading reports every problem as `FILE:LINE: field.path: problem`; `check` runs all
+//! of `serve`'s checks (sections, then the catalog merged from the built-in layers and
+//! the file) for `serve` and `check-config` alike. docs/configuration.md documents
+//! every field (a test keeps the two in step).
 
-use crate::catalog::Operation;
+mod parse;
+#[cfg(test)]
+mod reference_doc;
+mod tree;
+mod validate;
+
+use crate::catalog::{build_catalog, Catalog, Operation, BUILTIN_TOML, DEMO_TOML};
 use crate::model_id::ReasoningEffort;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use parse::Problem;
+pub use tree::{FieldPath, Seg};
+pub use validate::check_listen;
+
 const MIB_20: u64 = 20 * 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConfigFile {
     pub server: ServerConfig,
@@ -28,7 +40,7 @@ pub struct ConfigFile {
     pub models: Vec<ModelEntry>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: String,
@@ -52,7 +64,7 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub database_url: String,
@@ -82,7 +94,7 @@ impl Default for StorageConfig {
 }
 
 /// Idempotency records kept in process (answers and keyed stream logs, 24 h).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdempotencyConfig {
     /// Their memory budget; over it the oldest finished records are evicted.
@@ -97,7 +109,7 @@ impl Default for IdempotencyConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Name of the environment variable holding the admin token; the admin API is
@@ -113,7 +125,7 @@ impl Default for AdminConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
     pub max_retries: u32,
@@ -133,7 +145,7 @@ impl Default for RetryConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     pub consecutive_failures: u32,
@@ -150,7 +162,7 @@ impl Default for HealthConfig {
 }
 
 /// Rate limits; 0 means unlimited everywhere (DESIGN §3).
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     pub rpm: u64,
@@ -160,7 +172,7 @@ pub struct LimitsConfig {
 
 /// Uploads (`/v1/files`). The per-account bounds keep one client from filling the
 /// disk; 0 means unlimited, as everywhere.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilesConfig {
     pub max_bytes: u64,
@@ -182,7 +194,7 @@ impl Default for FilesConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FetchConfig {
     pub allow_private: bool,
@@ -203,14 +215,14 @@ impl Default for FetchConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     pub top_up_url: Option<String>,
     pub top_up_text: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Openai,
@@ -219,7 +231,7 @@ pub enum ProviderKind {
     Mock,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderEntry {
     pub id: String,
@@ -231,14 +243,14 @@ pub struct ProviderEntry {
     pub total_timeout_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelStatusEntry {
     Active,
     Retired,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PricingEntry {
     pub input_per_mtok: Option<f64>,
@@ -247,7 +259,7 @@ pub struct PricingEntry {
     pub per_image: Option<f64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteEntry {
     pub provider: String,
@@ -256,7 +268,7 @@ pub struct RouteEntry {
     pub priority: Option<i32>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
     pub id: String,
@@ -298,57 +310,193 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A parsed file plus its text, kept so that later validation can name lines.
+/// The first of several (for callers that stop at one).
+impl From<Vec<ConfigError>> for ConfigError {
+    fn from(errors: Vec<ConfigError>) -> ConfigError {
+        errors.into_iter().next().unwrap_or_else(|| ConfigError {
+            file: "(config)".into(),
+            line: 1,
+            path: FieldPath::default().to_string(),
+            problem: "invalid configuration".into(),
+        })
+    }
+}
+
+/// A parsed file: what could be read of it, where each value sits in the text, and
+/// the problems found while reading it.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub name: String,
     pub text: String,
     pub config: ConfigFile,
+    tree: tree::Node,
+    /// The file row of each entry kept in `config.providers` / `config.models` (an
+    /// entry whose `id` cannot be read is left out).
+    provider_rows: Vec<usize>,
+    model_rows: Vec<usize>,
+    problems: Vec<ConfigError>,
 }
 
 impl SourceFile {
-    pub fn parse(name: &str, text: &str) -> Result<SourceFile, ConfigError> {
-        let deserializer = toml::Deserializer::new(text);
-        let config: ConfigFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let line = inner
-                .span()
-                .map(|s| line_of_offset(text, s.start))
-                .unwrap_or(1);
-            ConfigError {
-                file: name.to_owned(),
-                line,
-                path: if path == "." { "(file)".into() } else { path },
-                problem: inner.message().trim().to_owned(),
-            }
-        })?;
-        Ok(SourceFile {
+    /// Reads `text` as far as it can; what it could not read is in `problems()`.
+    pub fn load(name: &str, text: &str) -> SourceFile {
+        let mut file = SourceFile {
             name: name.to_owned(),
             text: text.to_owned(),
-            config,
-        })
+            config: ConfigFile::default(),
+            tree: tree::Node::default(),
+            provider_rows: Vec::new(),
+            model_rows: Vec::new(),
+            problems: Vec::new(),
+        };
+        let parsed = toml::from_str::<tree::Node>(text)
+            .and_then(|tree| Ok((tree, toml::from_str::<toml::Table>(text)?)));
+        match parsed {
+            Err(e) => file.problems.push(ConfigError {
+                file: name.to_owned(),
+                line: e.span().map_or(1, |s| line_of_offset(text, s.start)),
+                path: FieldPath::default().to_string(),
+                // One line per error: "invalid array\nexpected `]`" -> "…: expected `]`".
+                problem: e.message().trim().replace('\n', ": "),
+            }),
+            Ok((tree, table)) => {
+                file.tree = tree;
+                let read = parse::read_config(table);
+                file.config = read.config;
+                file.provider_rows = read.provider_rows;
+                file.model_rows = read.model_rows;
+                file.problems = read
+                    .problems
+                    .into_iter()
+                    .map(|p| file.error(&p.path, p.text))
+                    .collect();
+            }
+        }
+        file
     }
 
-    pub fn read(path: &Path) -> Result<SourceFile, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.display().to_string(),
-            line: 0,
-            path: "(file)".into(),
-            problem: format!("cannot read the file: {e}"),
-        })?;
-        Self::parse(&path.display().to_string(), &text)
-    }
-
-    /// An error about `[[table]]` number `index` (0-based), at the line of `key` in it.
-    pub fn error_at(&self, table: &str, index: usize, key: &str, problem: String) -> ConfigError {
-        ConfigError {
-            file: self.name.clone(),
-            line: locate_key(&self.text, table, index, key),
-            path: format!("{table}[{index}].{key}"),
-            problem,
+    /// Like `load`, but any problem is an error (the first one).
+    pub fn parse(name: &str, text: &str) -> Result<SourceFile, ConfigError> {
+        let file = Self::load(name, text);
+        match file.problems.first() {
+            Some(e) => Err(e.clone()),
+            None => Ok(file),
         }
     }
+
+    /// Loads the file at `path`; fails only when it cannot be read at all.
+    pub fn read(path: &Path) -> Result<SourceFile, String> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            // "No such file or directory (os error 2)": the code helps no reader.
+            let reason = e.to_string();
+            let reason = reason
+                .split(" (os error")
+                .next()
+                .unwrap_or(&reason)
+                .to_owned();
+            format!("cannot read {name}: {reason}")
+        })?;
+        Ok(Self::load(&name, &text))
+    }
+
+    /// What could not be read (each such value is left out of `config`).
+    pub fn problems(&self) -> &[ConfigError] {
+        &self.problems
+    }
+
+    /// An error at `path`, on the line of the deepest part of it the file holds.
+    pub fn error(&self, path: &FieldPath, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.name.clone(),
+            line: self
+                .tree
+                .offset_of(path)
+                .map_or(1, |o| line_of_offset(&self.text, o)),
+            path: path.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Whether `[[table]]` entry `index` of `config` sets `sub` in this file itself.
+    pub fn sets(&self, table: &str, index: usize, sub: &FieldPath) -> bool {
+        self.tree.contains(&self.entry_path(table, index, sub))
+    }
+
+    /// An error about `[[table]]` entry `index` of `config`, at `sub` inside it.
+    pub fn error_at(
+        &self,
+        table: &str,
+        index: usize,
+        sub: &FieldPath,
+        problem: impl Into<String>,
+    ) -> ConfigError {
+        self.error(&self.entry_path(table, index, sub), problem)
+    }
+
+    fn entry_path(&self, table: &str, index: usize, sub: &FieldPath) -> FieldPath {
+        let rows = match table {
+            "providers" => &self.provider_rows,
+            _ => &self.model_rows,
+        };
+        let row = rows.get(index).copied().unwrap_or(index);
+        let mut path = FieldPath::default().key(table).index(row);
+        path.0.extend(sub.0.iter().cloned());
+        path
+    }
+}
+
+/// Every check `serve` makes before it starts, and so `check-config`'s: what the file
+/// could not read, its sections' values, then the catalog built from the built-in
+/// layers (with the demo layer for `--demo`) and the file. Every error found, in
+/// file and line order.
+pub fn check(
+    file: Option<&SourceFile>,
+    demo: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Catalog, Vec<ConfigError>> {
+    let builtin = SourceFile::load("builtin.toml", BUILTIN_TOML);
+    let demo_layer = SourceFile::load("demo.toml", DEMO_TOML);
+    let mut layers = vec![&builtin];
+    if demo {
+        layers.push(&demo_layer);
+    }
+    layers.extend(file);
+    let mut errors: Vec<ConfigError> = layers
+        .iter()
+        .flat_map(|l| l.problems.iter().cloned())
+        .collect();
+    if let Some(f) = file {
+        let found = validate::sections(&f.config);
+        errors.extend(found.into_iter().map(|p| f.error(&p.path, p.text)));
+    }
+    match build_catalog::<Vec<ConfigError>>(&layers, env) {
+        Ok(catalog) if errors.is_empty() => return Ok(catalog),
+        Ok(_) => {}
+        Err(found) => errors.extend(found),
+    }
+    Err(tidy(errors))
+}
+
+/// Drops an error about a field already reported (a value that could not be read is
+/// not also "required"), then orders them by file and line.
+fn tidy(errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    let mut kept: Vec<ConfigError> = Vec::new();
+    for e in errors {
+        let repeated = kept
+            .iter()
+            .any(|k| k.file == e.file && within(&e.path, &k.path));
+        if !repeated {
+            kept.push(e);
+        }
+    }
+    kept.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
+    kept
+}
+
+fn within(path: &str, outer: &str) -> bool {
+    path.strip_prefix(outer)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// Which config file `serve` reads: `--config F`, else `modelgate.toml` in the working
@@ -367,37 +515,6 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
         .filter(|b| **b == b'\n')
         .count()
         + 1
-}
-
-/// Finds the line of `key` inside the `index`-th `[[table]]`, falling back to the
-/// table's header line (or 1 when the table is not in the text at all).
-fn locate_key(text: &str, table: &str, index: usize, key: &str) -> usize {
-    let header = format!("[[{table}]]");
-    let mut seen = 0usize;
-    let mut header_line = None;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim_start();
-        if line.starts_with('[') && !line.starts_with("[[") || line.starts_with("[[") {
-            if header_line.is_some() {
-                break;
-            }
-            if line.starts_with(&header) {
-                if seen == index {
-                    header_line = Some(n + 1);
-                }
-                seen += 1;
-            }
-            continue;
-        }
-        if header_line.is_some() {
-            if let Some(rest) = line.strip_prefix(key) {
-                if rest.trim_start().starts_with('=') {
-                    return n + 1;
-                }
-            }
-        }
-    }
-    header_line.unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -425,10 +542,113 @@ mod tests {
         );
     }
 
+    fn check_text(text: &str) -> Vec<String> {
+        let file = SourceFile::load("m.toml", text);
+        match check(Some(&file), false, &|_| None) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
     #[test]
-    fn locates_keys_in_the_right_table() {
-        let text = "[[models]]\nid = \"a\"\n[[models]]\nid = \"b\"\nreplacement = \"x\"\n";
-        assert_eq!(locate_key(text, "models", 1, "replacement"), 5);
-        assert_eq!(locate_key(text, "models", 0, "replacement"), 1);
+    fn every_mistake_is_reported_in_one_run() {
+        let text = r#"[server]
+listen = "not-an-address"
+lisen = 1
+max_body_bytes = 0
+
+[storage]
+database_url = "mysql://x"
+redis_url = "https://cache"
+
+[retry]
+max_retries = "three"
+
+[[providers]]
+id = "local"
+kind = "openia"
+base_url = "http://127.0.0.1:1/v1"
+
+[[models]]
+id = "local/a"
+operations = ["chat_completions"]
+context_window = 10
+routes = [
+  { provider = "openai" },
+  { provider = "ghost" },
+]
+
+[[models]]
+id = "local/b"
+status = "retired"
+replacement = "local/none"
+"#;
+        let errors = check_text(text);
+        let lines: Vec<&str> = errors
+            .iter()
+            .map(|e| e.split(": ").next().unwrap_or(""))
+            .collect();
+        let paths: Vec<&str> = errors
+            .iter()
+            .map(|e| e.split(": ").nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "m.toml:2",
+                "m.toml:3",
+                "m.toml:4",
+                "m.toml:7",
+                "m.toml:8",
+                "m.toml:11",
+                "m.toml:15",
+                "m.toml:24",
+                "m.toml:30"
+            ],
+            "{errors:#?}"
+        );
+        assert_eq!(
+            paths,
+            [
+                "server.listen",
+                "server.lisen",
+                "server.max_body_bytes",
+                "storage.database_url",
+                "storage.redis_url",
+                "retry.max_retries",
+                "providers[0].kind",
+                "models[0].routes[1].provider",
+                "models[1].replacement",
+            ],
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_entry_keeps_the_others_on_their_lines() {
+        let text = "[[models]]\nid = 5\n\n[[models]]\nid = \"x/y\"\noperations = [\"chat_completions\"]\ncontext_window = 10\nroutes = [{ provider = \"ghost\" }]\n";
+        let errors = check_text(text);
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("m.toml:2: models[0].id: "),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("m.toml:8: models[1].routes[0].provider: "),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let errors = check_text("[server]\nlisten = \"a\"\nmax_body_bytes = = 3\n[retry]\n");
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].starts_with("m.toml:3: (file): "), "{errors:#?}");
+        assert!(!errors[0].contains('\n'), "{errors:#?}");
+    }
+
+    #[test]
+    fn defaults_and_an_empty_file_pass() {
+        assert!(check_text("").is_empty());
     }
 }

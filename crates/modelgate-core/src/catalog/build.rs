@@ -1,89 +1,162 @@
 //! Merging the built-in catalog, the demo layer and the config file by ID, then
 //! validating the result (DESIGN §3: a file entry with a built-in ID changes only the
 //! fields it sets; routes must name configured providers; replacements must exist).
+//! Every problem is collected, each at the line of the field it is about.
 
-use super::{Catalog, Model, Operation, Pricing, ProviderSpec, Route};
-use crate::config::{
-    ConfigError, ModelEntry, ModelStatusEntry, PricingEntry, ProviderEntry, ProviderKind,
-    SourceFile,
-};
-use crate::money::PerMillion;
-use crate::secret::Secret;
-use std::collections::HashMap;
+mod entry;
+
+use super::Catalog;
+use crate::config::{ConfigError, FieldPath, ModelEntry, PricingEntry, ProviderEntry, SourceFile};
+use entry::{model_from_entry, provider_spec, Fault, Known};
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Where an entry was last set, for error lines.
-#[derive(Clone, Copy)]
-struct Origin {
-    layer: usize,
-    index: usize,
-}
+/// Each (layer, index) that names an entry's ID, in layer order.
+type Origins = Vec<(usize, usize)>;
 
 /// Builds the catalog from layers in order (later layers override earlier ones);
-/// `env` reads provider keys (injected so tests need no process environment).
-pub fn build_catalog(
+/// `env` reads provider keys (injected so tests need no process environment). Every
+/// problem is found; `E` is `Vec<ConfigError>` for all of them (`config::check`) or
+/// `ConfigError` for the first.
+pub fn build_catalog<E: From<Vec<ConfigError>>>(
     layers: &[&SourceFile],
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Catalog, ConfigError> {
-    let mut providers: Vec<(ProviderEntry, Origin)> = Vec::new();
-    let mut models: Vec<(ModelEntry, Origin)> = Vec::new();
-    for (layer, file) in layers.iter().enumerate() {
-        for (index, entry) in file.config.providers.iter().enumerate() {
-            let origin = Origin { layer, index };
-            match providers.iter_mut().find(|(p, _)| p.id == entry.id) {
-                Some(slot) => *slot = (merge_provider(&slot.0, entry), origin),
-                None => providers.push((entry.clone(), origin)),
-            }
-        }
-        for (index, entry) in file.config.models.iter().enumerate() {
-            let origin = Origin { layer, index };
-            match models.iter_mut().find(|(m, _)| m.id == entry.id) {
-                Some(slot) => *slot = (merge_model(&slot.0, entry), origin),
-                None => models.push((entry.clone(), origin)),
-            }
-        }
-    }
-    let at = |o: Origin, table: &str, key: &str, problem: String| {
-        layers[o.layer].error_at(table, o.index, key, problem)
+) -> Result<Catalog, E> {
+    let mut errors = Vec::new();
+    let providers = merge(
+        layers,
+        "providers",
+        |f| &f.config.providers,
+        |e| &e.id,
+        merge_provider,
+        &mut errors,
+    );
+    let models = merge(
+        layers,
+        "models",
+        |f| &f.config.models,
+        |e| &e.id,
+        merge_model,
+        &mut errors,
+    );
+    let at = |origins: &Origins, table: &str, f: Fault| -> ConfigError {
+        // Name the layer that sets the field (a route list comes whole from one file),
+        // else the last one naming the entry.
+        let top = FieldPath(f.path.0.iter().take(1).cloned().collect());
+        let (layer, index) = origins
+            .iter()
+            .rev()
+            .find(|(l, i)| layers[*l].sets(table, *i, &top))
+            .or(origins.last())
+            .copied()
+            .unwrap_or((layers.len().saturating_sub(1), 0));
+        layers[layer].error_at(table, index, &f.path, f.text)
     };
 
     let mut catalog = Catalog::default();
-    for (entry, origin) in &providers {
-        let spec = provider_spec(entry, env)
-            .map_err(|(key, problem)| at(*origin, "providers", key, problem))?;
-        catalog.providers.insert(spec.id.clone(), Arc::new(spec));
-    }
-    for (entry, origin) in &models {
-        let model = model_from_entry(entry, &catalog.providers, &mut catalog.deployments)
-            .map_err(|(key, problem)| at(*origin, "models", key, problem))?;
-        catalog.order.push(model.id.clone());
-        catalog.models.insert(model.id.clone(), Arc::new(model));
-    }
-    for (entry, origin) in &models {
-        if let Some(rep) = &entry.replacement {
-            if !catalog.models.contains_key(rep) {
-                return Err(at(
-                    *origin,
-                    "models",
-                    "replacement",
-                    format!("\"{rep}\" is not a model in the catalog"),
-                ));
+    // Entries already reported as broken: references to them are not errors too.
+    let mut broken_providers = HashSet::new();
+    for (entry, origins) in &providers {
+        match provider_spec(entry, env) {
+            Ok(spec) => {
+                catalog.providers.insert(spec.id.clone(), Arc::new(spec));
+            }
+            Err(faults) => {
+                broken_providers.insert(entry.id.clone());
+                errors.extend(faults.into_iter().map(|f| at(origins, "providers", f)));
             }
         }
-        for alias in entry.aliases.iter().flatten() {
-            if catalog.models.contains_key(alias) || catalog.aliases.contains_key(alias) {
-                return Err(at(
-                    *origin,
-                    "models",
-                    "aliases",
-                    format!("alias \"{alias}\" is already a model ID or another model's alias"),
-                ));
+    }
+    let mut broken_models = HashSet::new();
+    for (entry, origins) in &models {
+        let known = Known {
+            providers: &catalog.providers,
+            broken: &broken_providers,
+        };
+        let mut faults = Vec::new();
+        match model_from_entry(entry, &known, &mut catalog.deployments, &mut faults) {
+            Some(model) if faults.is_empty() => {
+                catalog.order.push(model.id.clone());
+                catalog.models.insert(model.id.clone(), Arc::new(model));
             }
+            _ => {
+                broken_models.insert(entry.id.clone());
+            }
+        }
+        errors.extend(faults.into_iter().map(|f| at(origins, "models", f)));
+    }
+    for (entry, origins) in &models {
+        for f in references(entry, &mut catalog, &broken_models) {
+            errors.push(at(origins, "models", f));
+        }
+    }
+    if errors.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(E::from(errors))
+    }
+}
+
+/// Checks `replacement` and registers `aliases` (which must name nothing else).
+fn references(entry: &ModelEntry, catalog: &mut Catalog, broken: &HashSet<String>) -> Vec<Fault> {
+    let mut faults = Vec::new();
+    if let Some(rep) = &entry.replacement {
+        if !catalog.models.contains_key(rep) && !broken.contains(rep) {
+            faults.push(Fault::new(
+                FieldPath::default().key("replacement"),
+                format!("\"{rep}\" is not a model in the catalog"),
+            ));
+        }
+    }
+    for (n, alias) in entry.aliases.iter().flatten().enumerate() {
+        if catalog.models.contains_key(alias) || catalog.aliases.contains_key(alias) {
+            faults.push(Fault::new(
+                FieldPath::default().key("aliases").index(n),
+                format!("alias \"{alias}\" is already a model ID or another model's alias"),
+            ));
+        } else {
             catalog.aliases.insert(alias.clone(), entry.id.clone());
         }
     }
-    Ok(catalog)
+    faults
+}
+
+/// Merges the entries of every layer by ID; the same ID twice in one file is an error
+/// (the second would silently change the first).
+fn merge<E: Clone>(
+    layers: &[&SourceFile],
+    table: &str,
+    entries: fn(&SourceFile) -> &Vec<E>,
+    id: fn(&E) -> &String,
+    combine: fn(&E, &E) -> E,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<(E, Origins)> {
+    let mut out: Vec<(E, Origins)> = Vec::new();
+    for (layer, file) in layers.iter().enumerate() {
+        for (index, entry) in entries(file).iter().enumerate() {
+            match out.iter_mut().find(|(e, _)| id(e) == id(entry)) {
+                Some((merged, origins)) => {
+                    if let Some(&(_, first)) = origins.iter().find(|(l, _)| *l == layer) {
+                        let id_path = FieldPath::default().key("id");
+                        let line = file.error_at(table, first, &id_path, "").line;
+                        errors.push(file.error_at(
+                            table,
+                            index,
+                            &id_path,
+                            format!(
+                                "\"{}\" is already defined on line {line}: keep one entry",
+                                id(entry)
+                            ),
+                        ));
+                    }
+                    *merged = combine(merged, entry);
+                    origins.push((layer, index));
+                }
+                None => out.push((entry.clone(), vec![(layer, index)])),
+            }
+        }
+    }
+    out
 }
 
 fn merge_provider(base: &ProviderEntry, over: &ProviderEntry) -> ProviderEntry {
@@ -134,162 +207,4 @@ fn merge_model(base: &ModelEntry, over: &ModelEntry) -> ModelEntry {
         docs_path: pick!(docs_path),
         routes: pick!(routes),
     }
-}
-
-type FieldError = (&'static str, String);
-
-fn provider_spec(
-    entry: &ProviderEntry,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ProviderSpec, FieldError> {
-    if entry.id.trim().is_empty() {
-        return Err(("id", "must not be empty".into()));
-    }
-    let kind = entry.kind.ok_or((
-        "kind",
-        "is required: one of openai, anthropic, gemini, mock".to_owned(),
-    ))?;
-    let base_url = match (kind, &entry.base_url) {
-        (ProviderKind::Mock, _) => String::new(),
-        (_, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-            url.trim_end_matches('/').to_owned()
-        }
-        (_, Some(_)) => return Err(("base_url", "must start with http:// or https://".into())),
-        (_, None) => return Err(("base_url", "is required for this kind".into())),
-    };
-    let api_key = match (kind, &entry.api_key_env) {
-        (ProviderKind::Mock, _) | (_, None) => None,
-        (_, Some(var)) => env(var).filter(|v| !v.is_empty()).map(Secret::new),
-    };
-    let configured = kind == ProviderKind::Mock || entry.api_key_env.is_none() || api_key.is_some();
-    Ok(ProviderSpec {
-        id: entry.id.clone(),
-        kind,
-        base_url,
-        api_key_env: entry.api_key_env.clone(),
-        api_key,
-        configured,
-        connect_timeout: Duration::from_millis(entry.connect_timeout_ms.unwrap_or(3_000)),
-        first_byte_timeout: Duration::from_millis(entry.first_byte_timeout_ms.unwrap_or(60_000)),
-        total_timeout: Duration::from_millis(entry.total_timeout_ms.unwrap_or(600_000)),
-    })
-}
-
-fn parse_date(text: &Option<String>, key: &'static str) -> Result<Option<time::Date>, FieldError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    text.as_deref()
-        .map(|t| {
-            time::Date::parse(t, &format)
-                .map_err(|_| (key, format!("\"{t}\" is not a date in the form YYYY-MM-DD")))
-        })
-        .transpose()
-}
-
-fn price(value: Option<f64>, key: &'static str) -> Result<PerMillion, FieldError> {
-    match value {
-        None => Ok(PerMillion(0)),
-        Some(v) if v >= 0.0 => PerMillion::from_usd(v).ok_or((key, "is out of range".into())),
-        Some(_) => Err((key, "must not be negative".into())),
-    }
-}
-
-fn model_from_entry(
-    entry: &ModelEntry,
-    providers: &HashMap<String, Arc<ProviderSpec>>,
-    deployments: &mut usize,
-) -> Result<Model, FieldError> {
-    let Some((prefix, tail)) = entry
-        .id
-        .split_once('/')
-        .filter(|(p, t)| !p.is_empty() && !t.is_empty())
-    else {
-        return Err((
-            "id",
-            format!(
-                "\"{}\" is not a canonical ID of the form provider/model",
-                entry.id
-            ),
-        ));
-    };
-    let retired_by_status = entry.status == Some(ModelStatusEntry::Retired);
-    let retired_on = parse_date(&entry.retired_on, "retired_on")?;
-    let deprecated_on = parse_date(&entry.deprecated_on, "deprecated_on")?;
-    let operations = entry.operations.clone().unwrap_or_default();
-    if operations.is_empty() && !retired_by_status {
-        return Err((
-            "operations",
-            "an active model needs at least one operation".into(),
-        ));
-    }
-    let context_window = match entry.context_window {
-        Some(n) => n,
-        None if retired_by_status => 0,
-        None => return Err(("context_window", "is required for an active model".into())),
-    };
-    let chat = operations
-        .iter()
-        .any(|o| matches!(o, Operation::ChatCompletions | Operation::Responses));
-    let max_output_tokens =
-        entry
-            .max_output_tokens
-            .unwrap_or(if chat { context_window } else { 0 });
-    let p = entry.pricing.clone().unwrap_or_default();
-    let pricing = Pricing {
-        input: price(p.input_per_mtok, "pricing")?,
-        output: price(p.output_per_mtok, "pricing")?,
-        cached_input: price(p.cached_input_per_mtok, "pricing")?,
-        per_image: price(p.per_image, "pricing")?,
-    };
-    let route_entries = match &entry.routes {
-        Some(r) => r.clone(),
-        // A built-in model routes to the provider named by its ID's prefix (DESIGN §3).
-        None if providers.contains_key(prefix) => vec![crate::config::RouteEntry {
-            provider: prefix.to_owned(),
-            upstream_model: None,
-            weight: None,
-            priority: None,
-        }],
-        None => Vec::new(),
-    };
-    let mut routes = Vec::with_capacity(route_entries.len());
-    for r in route_entries {
-        let provider = providers.get(&r.provider).ok_or((
-            "routes",
-            format!(
-                "provider \"{}\" is not configured (add a [[providers]] entry)",
-                r.provider
-            ),
-        ))?;
-        routes.push(Route {
-            deployment: *deployments,
-            provider: Arc::clone(provider),
-            upstream_model: r.upstream_model.unwrap_or_else(|| tail.to_owned()),
-            weight: r.weight.unwrap_or(1).max(1),
-            priority: r.priority.unwrap_or(0),
-        });
-        *deployments += 1;
-    }
-    Ok(Model {
-        id: entry.id.clone(),
-        name: entry.name.clone().unwrap_or_else(|| entry.id.clone()),
-        operations,
-        context_window,
-        max_output_tokens,
-        pricing,
-        reasoning_efforts: entry.reasoning_efforts.clone().unwrap_or_default(),
-        max_reference_images: entry.max_reference_images.unwrap_or(0),
-        aliases: entry.aliases.clone().unwrap_or_default(),
-        hints: entry
-            .hints
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        docs_path: entry.docs_path.clone(),
-        routes,
-        retired_by_status,
-        retired_on,
-        deprecated_on,
-        replacement: entry.replacement.clone(),
-    })
 }

@@ -1,7 +1,7 @@
 //! Loading the config and catalog the way every command does.
 
-use modelgate_core::catalog::{build_catalog, Catalog, BUILTIN_TOML, DEMO_TOML};
-use modelgate_core::config::{default_config_path, ConfigFile, SourceFile};
+use modelgate_core::catalog::Catalog;
+use modelgate_core::config::{check, default_config_path, ConfigFile, SourceFile};
 use modelgate_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,22 +11,20 @@ pub struct Loaded {
     pub catalog: Catalog,
 }
 
+/// Reads the config and builds the catalog through `config::check`, the one validation
+/// `serve`, `check-config` and every other command share: a file one refuses, all
+/// refuse, with the same lines (one `FILE:LINE: field.path: problem` per error).
 pub fn load(explicit: Option<PathBuf>, demo: bool) -> Result<Loaded, String> {
-    let builtin = SourceFile::parse("builtin.toml", BUILTIN_TOML).map_err(|e| e.to_string())?;
-    let demo_layer = SourceFile::parse("demo.toml", DEMO_TOML).map_err(|e| e.to_string())?;
-    let file = match default_config_path(explicit) {
-        Some(path) => Some(SourceFile::read(&path).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    let mut layers: Vec<&SourceFile> = vec![&builtin];
-    if demo {
-        layers.push(&demo_layer);
-    }
-    if let Some(f) = &file {
-        layers.push(f);
-    }
-    let catalog =
-        build_catalog(&layers, &|var| std::env::var(var).ok()).map_err(|e| e.to_string())?;
+    let file = default_config_path(explicit)
+        .map(|path| SourceFile::read(&path))
+        .transpose()?;
+    let catalog = check(file.as_ref(), demo, &|var| std::env::var(var).ok()).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
     Ok(Loaded {
         file: file.map(|f| f.config).unwrap_or_default(),
         catalog,

@@ -159,7 +159,10 @@ fn check_config_names_field_and_line() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with(&format!("{}:8: models[0].routes: ", path.display())),
+        err.starts_with(&format!(
+            "{}:8: models[0].routes[0].provider: ",
+            path.display()
+        )),
         "{err}"
     );
     std::fs::write(&path, "[server]\nlisen = 1\n").unwrap();
