@@ -39,39 +39,82 @@ pub fn build_catalog<E: From<Vec<ConfigError>>>(
         merge_model,
         &mut errors,
     );
-    let at = |origins: &Origins, table: &str, f: Fault| -> ConfigError {
+    let at = Locator(layers);
+    let mut catalog = Catalog::default();
+    let broken_providers = add_providers(&mut catalog, &providers, env, &at, &mut errors);
+    let broken_models = add_models(&mut catalog, &models, &broken_providers, &at, &mut errors);
+    for (entry, origins) in &models {
+        for f in references(entry, &mut catalog, &broken_models) {
+            errors.push(at.error(origins, "models", f));
+        }
+    }
+    if errors.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(E::from(errors))
+    }
+}
+
+/// Turns a fault inside a merged entry into an error at its file and line.
+struct Locator<'a>(&'a [&'a SourceFile]);
+
+impl Locator<'_> {
+    fn error(&self, origins: &Origins, table: &str, f: Fault) -> ConfigError {
         // Name the layer that sets the field (a route list comes whole from one file),
         // else the last one naming the entry.
         let top = FieldPath(f.path.0.iter().take(1).cloned().collect());
         let (layer, index) = origins
             .iter()
             .rev()
-            .find(|(l, i)| layers[*l].sets(table, *i, &top))
+            .find(|(l, i)| self.0[*l].sets(table, *i, &top))
             .or(origins.last())
             .copied()
-            .unwrap_or((layers.len().saturating_sub(1), 0));
-        layers[layer].error_at(table, index, &f.path, f.text)
-    };
+            .unwrap_or((self.0.len().saturating_sub(1), 0));
+        self.0[layer].error_at(table, index, &f.path, f.text)
+    }
+}
 
-    let mut catalog = Catalog::default();
-    // Entries already reported as broken: references to them are not errors too.
-    let mut broken_providers = HashSet::new();
-    for (entry, origins) in &providers {
+/// Adds the providers that build; returns the IDs of those that do not (already
+/// reported, so routes naming them are not errors too).
+fn add_providers(
+    catalog: &mut Catalog,
+    providers: &[(ProviderEntry, Origins)],
+    env: &dyn Fn(&str) -> Option<String>,
+    at: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> HashSet<String> {
+    let mut broken = HashSet::new();
+    for (entry, origins) in providers {
         match provider_spec(entry, env) {
             Ok(spec) => {
                 catalog.providers.insert(spec.id.clone(), Arc::new(spec));
             }
             Err(faults) => {
-                broken_providers.insert(entry.id.clone());
-                errors.extend(faults.into_iter().map(|f| at(origins, "providers", f)));
+                broken.insert(entry.id.clone());
+                errors.extend(
+                    faults
+                        .into_iter()
+                        .map(|f| at.error(origins, "providers", f)),
+                );
             }
         }
     }
-    let mut broken_models = HashSet::new();
-    for (entry, origins) in &models {
+    broken
+}
+
+/// Adds the models that build; returns the IDs of those that do not.
+fn add_models(
+    catalog: &mut Catalog,
+    models: &[(ModelEntry, Origins)],
+    broken_providers: &HashSet<String>,
+    at: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> HashSet<String> {
+    let mut broken = HashSet::new();
+    for (entry, origins) in models {
         let known = Known {
             providers: &catalog.providers,
-            broken: &broken_providers,
+            broken: broken_providers,
         };
         let mut faults = Vec::new();
         match model_from_entry(entry, &known, &mut catalog.deployments, &mut faults) {
@@ -80,21 +123,12 @@ pub fn build_catalog<E: From<Vec<ConfigError>>>(
                 catalog.models.insert(model.id.clone(), Arc::new(model));
             }
             _ => {
-                broken_models.insert(entry.id.clone());
+                broken.insert(entry.id.clone());
             }
         }
-        errors.extend(faults.into_iter().map(|f| at(origins, "models", f)));
+        errors.extend(faults.into_iter().map(|f| at.error(origins, "models", f)));
     }
-    for (entry, origins) in &models {
-        for f in references(entry, &mut catalog, &broken_models) {
-            errors.push(at(origins, "models", f));
-        }
-    }
-    if errors.is_empty() {
-        Ok(catalog)
-    } else {
-        Err(E::from(errors))
-    }
+    broken
 }
 
 /// Checks `replacement` and registers `aliases` (which must name nothing else).
