@@ -76,6 +76,8 @@ pub enum GatewayError {
         context_window: u64,
         prompt_tokens: u64,
         max_tokens: Option<u64>,
+        /// The field `max_tokens` came from (`max_completion_tokens`, `max_output_tokens`…).
+        output_param: &'static str,
     },
     #[error("upstream context window exceeded")]
     UpstreamContextExceeded { model: String, reason: String },
@@ -97,6 +99,13 @@ pub enum GatewayError {
         model: String,
         reason: String,
         retry_after: Option<Duration>,
+    },
+    /// No route of the model has its provider's key set: a configuration error that
+    /// retrying cannot fix, so unlike `ProviderUnavailable` it is not retriable.
+    #[error("provider not configured")]
+    ProviderNotConfigured {
+        model: String,
+        env_vars: Vec<String>,
     },
     #[error("upstream timeout")]
     Timeout { model: String },
@@ -168,7 +177,9 @@ impl GatewayError {
             Self::IdempotencyMismatch => 422,
             Self::Internal { .. } => 500,
             Self::ProviderError { .. } => 502,
-            Self::ProviderUnavailable { .. } | Self::NotReady { .. } => 503,
+            Self::ProviderUnavailable { .. }
+            | Self::ProviderNotConfigured { .. }
+            | Self::NotReady { .. } => 503,
             Self::Timeout { .. } => 504,
         }
     }
@@ -198,15 +209,47 @@ impl GatewayError {
             Self::IdempotencyInFlight { .. } => "conflict",
             Self::Internal { .. } => "internal_error",
             Self::ProviderError { .. } => "provider_error",
-            Self::ProviderUnavailable { .. } | Self::NotReady { .. } => "provider_unavailable",
+            Self::ProviderUnavailable { .. }
+            | Self::ProviderNotConfigured { .. }
+            | Self::NotReady { .. } => "provider_unavailable",
             Self::Timeout { .. } => "timeout",
         }
     }
 
     /// Whether a client should retry (`x-should-retry`): 429 and 5xx, plus 409 for an
-    /// idempotent repeat whose first request is still running (DESIGN §2).
+    /// idempotent repeat whose first request is still running (DESIGN §2); not a
+    /// missing provider key, which only the operator can fix (issue 11).
     pub fn retriable(&self) -> bool {
-        matches!(self.status(), 409 | 429 | 500 | 502 | 503 | 504)
+        match self {
+            Self::RateLimited { .. }
+            | Self::IdempotencyInFlight { .. }
+            | Self::Internal { .. }
+            | Self::ProviderError { .. }
+            | Self::ProviderUnavailable { .. }
+            | Self::NotReady { .. }
+            | Self::Timeout { .. } => true,
+            Self::InvalidRequest(_)
+            | Self::UnsupportedContentType { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::RouteNotFound { .. }
+            | Self::NotFound { .. }
+            | Self::UnsupportedOperation(_)
+            | Self::Unauthorized(_)
+            | Self::InsufficientBalance(_)
+            | Self::Forbidden { .. }
+            | Self::ModelNotFound { .. }
+            | Self::ModelRetired { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::BodyTimeout { .. }
+            | Self::FetchTooLarge { .. }
+            | Self::FetchTotalTooLarge { .. }
+            | Self::FileQuotaExceeded { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::UpstreamContextExceeded { .. }
+            | Self::IdempotencyMismatch
+            | Self::ProviderNotConfigured { .. } => false,
+        }
     }
 
     /// How long the client should wait before retrying, where the contract sets one.
@@ -219,7 +262,30 @@ impl GatewayError {
                 Some(retry_after.unwrap_or(Duration::from_secs(1)))
             }
             Self::NotReady { .. } => Some(Duration::from_secs(1)),
-            _ => None,
+            Self::InvalidRequest(_)
+            | Self::UnsupportedContentType { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::RouteNotFound { .. }
+            | Self::NotFound { .. }
+            | Self::UnsupportedOperation(_)
+            | Self::Unauthorized(_)
+            | Self::InsufficientBalance(_)
+            | Self::Forbidden { .. }
+            | Self::ModelNotFound { .. }
+            | Self::ModelRetired { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::BodyTimeout { .. }
+            | Self::FetchTooLarge { .. }
+            | Self::FetchTotalTooLarge { .. }
+            | Self::FileQuotaExceeded { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::UpstreamContextExceeded { .. }
+            | Self::IdempotencyMismatch
+            | Self::Internal { .. }
+            | Self::ProviderError { .. }
+            | Self::ProviderNotConfigured { .. }
+            | Self::Timeout { .. } => None,
         }
     }
 
@@ -249,9 +315,9 @@ impl GatewayError {
             Self::Unauthorized(reason) => auth_message(*reason),
             Self::InsufficientBalance(b) => {
                 let (what, fix) = if b.key_limit {
-                    ("This key's spend limit", "Raise the key's max_spend_usd, use another key, or lower max_tokens.")
+                    ("this key's remaining spend limit", "Raise the key's max_spend_usd, use another key, or lower max_tokens.")
                 } else {
-                    ("The account's available balance", "Top up from Dashboard > Billing (/dashboard/billing), or lower max_tokens.")
+                    ("the account's available balance", "Top up from Dashboard > Billing (/dashboard/billing), or lower max_tokens.")
                 };
                 format!(
                     "This request needs up to ${} reserved, but {what} is ${}. {fix}",
@@ -298,8 +364,9 @@ impl GatewayError {
                 context_window,
                 prompt_tokens,
                 max_tokens,
+                output_param: p,
             } => match max_tokens {
-                Some(m) => format!("The prompt (at least {prompt_tokens} tokens) plus max_tokens ({m}) exceeds the context window of \"{model}\" ({context_window} tokens). Shorten the messages or lower max_tokens."),
+                Some(m) => format!("The prompt (at least {prompt_tokens} tokens) plus {p} ({m}) exceeds the context window of \"{model}\" ({context_window} tokens). Shorten the messages or lower {p}."),
                 None => format!("The prompt (at least {prompt_tokens} tokens) exceeds the context window of \"{model}\" ({context_window} tokens). Shorten the messages."),
             },
             Self::UpstreamContextExceeded { model, reason } => format!(
@@ -325,6 +392,7 @@ impl GatewayError {
             Self::ProviderUnavailable { model, reason, .. } => format!(
                 "No deployment of \"{model}\" is reachable right now: {reason} Retry later."
             ),
+            Self::ProviderNotConfigured { model, env_vars } => not_configured_message(model, env_vars),
             Self::NotReady { reason } => format!("The gateway is not ready: {reason} Retry later."),
             Self::Timeout { model } => format!(
                 "The provider serving \"{model}\" did not answer within the deadline. Retry, stream the answer, or ask for fewer tokens."
@@ -373,10 +441,18 @@ impl GatewayError {
                 context_window,
                 prompt_tokens,
                 max_tokens,
-            } => Some(json!({
-                "model": model, "context_window": context_window,
-                "prompt_tokens": prompt_tokens, "max_tokens": max_tokens,
-            })),
+                output_param,
+            } => {
+                let mut d = json!({
+                    "model": model, "context_window": context_window,
+                    "prompt_tokens": prompt_tokens, "max_tokens": max_tokens,
+                });
+                if max_tokens.is_some() {
+                    // The output field that tipped it over, as OpenAI's `param` does.
+                    d["param"] = json!(output_param);
+                }
+                Some(d)
+            }
             Self::UpstreamContextExceeded { model, .. } => Some(json!({ "model": model })),
             Self::FetchTooLarge { param, limit_bytes }
             | Self::FetchTotalTooLarge { param, limit_bytes } => {
@@ -392,6 +468,9 @@ impl GatewayError {
             Self::ProviderUnavailable { model, .. }
             | Self::ProviderError { model, .. }
             | Self::Timeout { model } => Some(json!({ "model": model })),
+            Self::ProviderNotConfigured { model, env_vars } => {
+                Some(json!({ "model": model, "env_vars": env_vars }))
+            }
             Self::UnsupportedContentType { .. }
             | Self::MethodNotAllowed { .. }
             | Self::HeadersTooLarge { .. }
@@ -451,6 +530,18 @@ fn auth_message(reason: AuthFailure) -> String {
     }
 }
 
+fn not_configured_message(model: &str, env_vars: &[String]) -> String {
+    const NO_RETRY: &str =
+        "Retrying will not help until then; use another model from GET /v1/models meanwhile.";
+    if env_vars.is_empty() {
+        return format!("The model \"{model}\" is not served by this gateway: no configured provider routes it. The gateway's operator must add a route to a configured provider in its config file. {NO_RETRY}");
+    }
+    format!(
+        "The model \"{model}\" is not served by this gateway: its provider's API key is not configured. The gateway's operator must set the environment variable {} and restart the gateway. {NO_RETRY}",
+        env_vars.join(" or ")
+    )
+}
+
 fn unsupported_message(op: &UnsupportedOperation) -> String {
     let mut msg = format!(
         "The model \"{}\" does not support {}. Use {} instead.",
@@ -492,5 +583,48 @@ mod tests {
         );
         assert_eq!(e.status(), 410);
         assert!(!e.retriable());
+    }
+
+    #[test]
+    fn messages_name_the_field_sent_and_read_as_one_sentence() {
+        let e = GatewayError::ContextWindowExceeded {
+            model: "demo/echo".into(),
+            context_window: 50,
+            prompt_tokens: 20,
+            max_tokens: Some(40),
+            output_param: "max_completion_tokens",
+        };
+        let msg = e.message();
+        assert!(msg.contains("plus max_completion_tokens (40)"), "{msg}");
+        assert!(!msg.contains("max_tokens"), "{msg}");
+        assert_eq!(e.details().unwrap()["param"], "max_completion_tokens");
+        for key_limit in [false, true] {
+            let e = GatewayError::InsufficientBalance(Box::new(InsufficientBalance {
+                balance_usd: "1".into(),
+                available_usd: "0.5".into(),
+                required_usd: "2".into(),
+                key_limit,
+            }));
+            let msg = e.message();
+            let (_, after) = msg.split_once(", but ").unwrap();
+            assert!(after.starts_with(|c: char| c.is_lowercase()), "{msg}");
+        }
+    }
+
+    #[test]
+    fn only_a_missing_provider_key_is_a_503_not_worth_retrying() {
+        let missing = GatewayError::ProviderNotConfigured {
+            model: "openai/gpt-4o".into(),
+            env_vars: vec!["OPENAI_API_KEY".into()],
+        };
+        assert_eq!((missing.status(), missing.retriable()), (503, false));
+        assert_eq!(missing.retry_after(), None);
+        let down = GatewayError::ProviderUnavailable {
+            model: "openai/gpt-4o".into(),
+            reason: "every deployment is failing and cooling down.".into(),
+            retry_after: None,
+        };
+        assert_eq!((down.status(), down.retriable()), (503, true));
+        assert_eq!(down.retry_after(), Some(Duration::from_secs(1)));
     }
 }

@@ -1,5 +1,7 @@
 //! Money is an integer count of nano-USD (1 unit = 1e-9 USD) everywhere (DESIGN §4);
-//! decimal USD exists only at the API edge (`to_usd_string`, `from_usd`).
+//! decimal USD exists only at the API edge (`to_usd_string`, `from_usd`, `to_json`),
+//! always as plain decimals: `to_json_vec` writes JSON whose numbers never take the
+//! exponent form (`9e-6`) serde_json's own writer uses for small floats.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,13 +54,53 @@ impl NanoUsd {
         format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
     }
 
-    /// For JSON answers: a number (what clients expect of `balance_usd`).
+    /// For JSON answers: a number (what clients expect of `balance_usd`). The f64 is
+    /// the one nearest the exact decimal, so `to_json_vec` prints that decimal back
+    /// for every amount under 1 million USD (15 significant digits); larger ones keep
+    /// the 16-17 digits a client's own f64 parse would keep anyway.
     pub fn to_json(self) -> serde_json::Value {
         self.to_usd_string()
             .parse::<f64>()
             .map(serde_json::Value::from)
             .unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// serde_json's compact writer, but floats in plain decimal notation.
+struct PlainFloats;
+
+impl serde_json::ser::Formatter for PlainFloats {
+    fn write_f64<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        // Rust's `Display` for f64 is the shortest text that reads back to the same
+        // f64, and never uses an exponent. serde_json writes non-finite as null
+        // before reaching here; integral values stay visibly floats, as it writes them.
+        if value.fract() == 0.0 {
+            write!(writer, "{value:.1}")
+        } else {
+            write!(writer, "{value}")
+        }
+    }
+
+    fn write_f32<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f32,
+    ) -> std::io::Result<()> {
+        self.write_f64(writer, f64::from(value))
+    }
+}
+
+/// JSON bytes like `serde_json::to_vec`, with every float in plain decimal notation
+/// (`0.000009`, never `9e-6`), for answers that carry USD amounts.
+pub fn to_json_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PlainFloats);
+    value.serialize(&mut ser)?;
+    Ok(out)
 }
 
 /// A price in nano-USD per million units (tokens), so that config prices like
@@ -93,6 +135,46 @@ mod tests {
         assert_eq!(NanoUsd(1).to_usd_string(), "0.000000001");
         assert_eq!(NanoUsd(-2_000_000_000).to_usd_string(), "-2");
         assert_eq!(NanoUsd::from_usd(0.1).unwrap(), NanoUsd(100_000_000));
+    }
+
+    #[test]
+    fn json_amounts_are_plain_decimals() {
+        let text = |n: i64| String::from_utf8(to_json_vec(&NanoUsd(n).to_json()).unwrap()).unwrap();
+        assert_eq!(text(1), "0.000000001");
+        assert_eq!(text(9_000), "0.000009");
+        assert_eq!(text(216_000), "0.000216");
+        assert_eq!(text(-1), "-0.000000001");
+        assert_eq!(text(1_500_000_000), "1.5");
+        assert_eq!(text(2_000_000_000), "2.0");
+        assert_eq!(text(0), "0.0");
+        // Large balances: exact to the nano-USD below 1 million USD, plain beyond.
+        assert_eq!(text(999_999_999_999_999), "999999.999999999");
+        assert_eq!(text(9_007_199_254_740_991), "9007199.25474099");
+        assert_eq!(text(9_000_000_000 * NANOS_PER_USD), "9000000000.0");
+        assert_eq!(text(i64::MAX), "9223372036.854776");
+        assert_eq!(text(-9_000_000_000 * NANOS_PER_USD), "-9000000000.0");
+        for n in [
+            1,
+            7,
+            12_345,
+            999_999_999,
+            123_456_789_012_345,
+            999_999_999_999_999,
+        ] {
+            let t = text(n);
+            assert!(!t.contains('e'), "{t}");
+            let back = NanoUsd::from_usd(t.parse().unwrap()).unwrap();
+            assert_eq!(back, NanoUsd(n), "{t}");
+        }
+    }
+
+    #[test]
+    fn plain_writer_keeps_other_json_as_serde_json_writes_it() {
+        let v = serde_json::json!({"a": [1, -2, 0.5, 1e-7, 1e300, null, "e-9"], "b": {"c": true}});
+        let plain = String::from_utf8(to_json_vec(&v).unwrap()).unwrap();
+        assert!(!plain.contains("e-7") && !plain.contains("e300"), "{plain}");
+        let back: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        assert_eq!(back, v);
     }
 
     #[test]

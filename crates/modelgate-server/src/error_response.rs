@@ -33,7 +33,8 @@ impl IntoResponse for ApiError {
 
 pub fn error_response(err: &GatewayError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&err.to_body()).unwrap_or_default();
+    // USD amounts in details (402) as plain decimals, never `1e-6`.
+    let body = modelgate_core::money::to_json_vec(&err.to_body()).unwrap_or_default();
     let mut resp = (status, body).into_response();
     let headers = resp.headers_mut();
     headers.insert(

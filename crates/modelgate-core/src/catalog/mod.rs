@@ -148,6 +148,25 @@ impl Model {
         self.routes.iter().any(|r| r.provider.configured)
     }
 
+    /// The 503 for a model no configured provider serves, naming the variables the
+    /// operator must set (DESIGN §3); each named once, in route order.
+    pub fn not_configured(&self) -> GatewayError {
+        let mut env_vars: Vec<String> = Vec::new();
+        for var in self
+            .routes
+            .iter()
+            .filter_map(|r| r.provider.api_key_env.as_deref())
+        {
+            if !env_vars.iter().any(|v| v == var) {
+                env_vars.push(var.to_owned());
+            }
+        }
+        GatewayError::ProviderNotConfigured {
+            model: self.id.clone(),
+            env_vars,
+        }
+    }
+
     /// 400 `unsupported_operation` with every details field (DESIGN §2).
     pub fn check_operation(
         &self,
@@ -248,6 +267,15 @@ impl Catalog {
     pub fn resolve(&self, requested: &str, today: time::Date) -> Result<Resolved, GatewayError> {
         check_model_id(requested, "model")?;
         let (base, effort) = split_effort(requested);
+        // `demo/think:ultra`: a known model with a suffix that is no effort is a 400
+        // listing the model's efforts, not a 404 (the ID itself was right).
+        let unknown_suffix = requested.rsplit_once(':').filter(|(b, _)| {
+            effort.is_none() && self.get(requested).is_none() && self.get(b).is_some()
+        });
+        let (base, bad_suffix) = match unknown_suffix {
+            Some((b, suffix)) => (b, Some(suffix)),
+            None => (base, None),
+        };
         let model = self.get(base).ok_or_else(|| GatewayError::ModelNotFound {
             // Bounded above, and quoted shorter still: a 404 never echoes much input.
             model: quoted(requested),
@@ -259,6 +287,9 @@ impl Catalog {
                 replacement: model.replacement.clone(),
                 retired_on: retired_on.to_string(),
             });
+        }
+        if let Some(suffix) = bad_suffix {
+            model.accept_effort(suffix, "model")?;
         }
         if let Some(e) = effort {
             model.accept_effort(e.as_str(), "model")?;

@@ -53,6 +53,59 @@ fn effort_suffix_needs_reasoning_support() {
 }
 
 #[test]
+fn unknown_effort_on_a_known_model_is_400_listing_the_efforts() {
+    let c = catalog_from("").unwrap();
+    let err = c.resolve("demo/think:ultra", today()).unwrap_err();
+    assert_eq!(err.status(), 400);
+    let body = err.to_body();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(body["error"]["details"]["param"], "model");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("\"ultra\"") && msg.contains("low, medium, high, max"),
+        "{msg}"
+    );
+    // A model without efforts says so; an unknown model stays 404.
+    let err = c.resolve("demo/echo:ultra", today()).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert_eq!(
+        c.resolve("demo/nope:ultra", today()).unwrap_err().status(),
+        404
+    );
+}
+
+#[test]
+fn a_colon_inside_a_real_id_is_not_a_suffix() {
+    let text = "[[providers]]\nid = \"m2\"\nkind = \"mock\"\n\n[[models]]\nid = \"x/model:v1\"\noperations = [\"chat_completions\"]\ncontext_window = 100\nroutes = [{ provider = \"m2\", upstream_model = \"echo\" }]\n";
+    let c = catalog_from(text).unwrap();
+    assert_eq!(
+        c.resolve("x/model:v1", today()).unwrap().model.id,
+        "x/model:v1"
+    );
+}
+
+#[test]
+fn not_configured_names_each_variable_once_and_is_not_retriable() {
+    let c = catalog_from("").unwrap();
+    let err = c.get("openai/gpt-4o").unwrap().not_configured();
+    assert_eq!(err.status(), 503);
+    assert_eq!(err.error_type(), "provider_unavailable");
+    assert!(!err.retriable());
+    assert_eq!(err.retry_after(), None);
+    let body = err.to_body();
+    assert_eq!(
+        body["error"]["details"]["env_vars"],
+        serde_json::json!(["OPENAI_API_KEY"])
+    );
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("operator must set the environment variable OPENAI_API_KEY"),
+        "{msg}"
+    );
+    assert!(!msg.contains("Retry later"), "{msg}");
+}
+
+#[test]
 fn unsupported_operation_has_every_detail() {
     let c = catalog_from("[server]\n").unwrap();
     let m = c.get("demo/image").unwrap();

@@ -6,6 +6,7 @@ use crate::limits::Admission;
 use crate::state::AppState;
 use modelgate_core::access::allowed;
 use modelgate_core::catalog::{Model, Operation, Resolved};
+use modelgate_core::config::ProviderKind;
 use modelgate_core::money::NanoUsd;
 use modelgate_core::openai::{
     ChatCompletionRequest, EmbeddingsRequest, ImagesRequest, ResponsesRequest,
@@ -47,32 +48,10 @@ pub fn check_served(authed: &Authed, resolved: &Resolved) -> Result<(), GatewayE
         });
     }
     if !model.has_configured_route() {
-        return Err(unconfigured(resolved));
+        // 503 naming what the operator must set (DESIGN §3), not retriable.
+        return Err(model.not_configured());
     }
     Ok(())
-}
-
-/// 503 naming what the operator must set (DESIGN §3).
-fn unconfigured(resolved: &Resolved) -> GatewayError {
-    let vars: Vec<&str> = resolved
-        .model
-        .routes
-        .iter()
-        .filter_map(|r| r.provider.api_key_env.as_deref())
-        .collect();
-    let reason = if vars.is_empty() {
-        "no provider is configured for this model (it has no route).".to_owned()
-    } else {
-        format!(
-            "its provider is not configured on this gateway: the operator must set the environment variable {}.",
-            vars.join(" or ")
-        )
-    };
-    GatewayError::ProviderUnavailable {
-        model: resolved.model.id.clone(),
-        reason,
-        retry_after: None,
-    }
 }
 
 pub struct Admitted {
@@ -100,6 +79,13 @@ pub async fn admit_chat(
         }
     }
     let model = &resolved.model;
+    // A field error, but only knowable once the model is (DESIGN §1: before 429).
+    check_max_output(
+        model,
+        request.max_completion_tokens,
+        "max_completion_tokens",
+    )?;
+    check_max_output(model, request.max_tokens, "max_tokens")?;
     let tokenizer = Tokenizer::for_model(&model.id);
     let exact = |b: PromptBounds| {
         tokenizer
@@ -120,7 +106,7 @@ pub async fn admit_chat(
     if bounds.upper.saturating_add(wanted_output.unwrap_or(0)) > model.context_window {
         bounds = exact(bounds);
     }
-    check_context(model, bounds, wanted_output)?;
+    check_context(model, bounds, wanted_output, output_param(request))?;
     let mut reservation = chat_reservation(model, bounds, wanted_output, choices);
     let mut held = state
         .ledger
@@ -148,11 +134,37 @@ pub async fn admit_chat(
     })
 }
 
-/// 413 when even the prompt's lower bound (plus max_tokens when set) cannot fit.
+/// The field `output_limit()` came from, for errors that name it.
+fn output_param(request: &ChatCompletionRequest) -> &'static str {
+    if request.max_completion_tokens.is_some() {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    }
+}
+
+/// 400 for an output limit above the model's maximum, naming the field and the
+/// maximum as OpenAI does (rather than accepting it silently).
+fn check_max_output(model: &Model, wanted: Option<u64>, param: &str) -> Result<(), GatewayError> {
+    let max = model.max_output_tokens;
+    match wanted {
+        Some(n) if max > 0 && n > max => Err(GatewayError::invalid(
+            format!(
+                "'{param}' is {n}, but the model \"{}\" produces at most {max} output tokens. Set '{param}' to {max} or less, or leave it out.",
+                model.id
+            ),
+            Some(param),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// 413 when even the prompt's lower bound (plus the output limit when set) cannot fit.
 fn check_context(
     model: &Model,
     bounds: PromptBounds,
     wanted_output: Option<u64>,
+    output_param: &'static str,
 ) -> Result<(), GatewayError> {
     if model.context_window > 0
         && bounds.lower.saturating_add(wanted_output.unwrap_or(0)) > model.context_window
@@ -162,6 +174,7 @@ fn check_context(
             context_window: model.context_window,
             prompt_tokens: bounds.lower,
             max_tokens: wanted_output,
+            output_param,
         });
     }
     Ok(())
@@ -181,7 +194,7 @@ pub async fn admit_embeddings(
     let upper: u64 = items.iter().map(|b| b.upper).sum();
     let admission = state.limiter.admit(authed, upper).await?;
     if let Some(longest) = items.iter().copied().max_by_key(|b| b.lower) {
-        check_context(model, longest, None)?;
+        check_context(model, longest, None, "max_tokens")?;
     }
     let amount = model.pricing.input.cost(upper);
     reserve(
@@ -210,6 +223,7 @@ pub async fn admit_images(
     let resolved = admit(state, authed, &request.model, Operation::ImagesGenerations)?;
     let model = &resolved.model;
     request.check_references(&model.id, model.max_reference_images)?;
+    check_url_format(model, request)?;
     for (field, reference) in request.references() {
         check_reference(state, authed, field, reference).await?;
     }
@@ -232,6 +246,33 @@ pub async fn admit_images(
         },
     )
     .await
+}
+
+/// `response_format: "url"` needs an upstream that hosts its images: the gateway
+/// serves none of its own, so a model only bytes-returning kinds serve refuses it
+/// rather than answer a `data:` URL where an http(s) one was promised.
+fn check_url_format(model: &Model, request: &ImagesRequest) -> Result<(), GatewayError> {
+    if request.response_format.as_deref() != Some("url") {
+        return Ok(());
+    }
+    let hosts_urls = |kind: ProviderKind| match kind {
+        ProviderKind::Openai => true,
+        ProviderKind::Mock | ProviderKind::Gemini | ProviderKind::Anthropic => false,
+    };
+    if model
+        .routes
+        .iter()
+        .any(|r| r.provider.configured && hosts_urls(r.provider.kind))
+    {
+        return Ok(());
+    }
+    Err(GatewayError::invalid(
+        format!(
+            "The model \"{}\" returns image bytes only, and this gateway does not host images, so 'response_format' \"url\" is not available for it. Use \"b64_json\" (the default) instead.",
+            model.id
+        ),
+        Some("response_format"),
+    ))
 }
 
 /// A file reference must be one of the account's files (404 otherwise, as files of
@@ -281,11 +322,12 @@ pub async fn admit_responses(
         bounds.upper = bounds.upper.max(model.context_window);
     }
     let wanted_output = request.max_output_tokens;
+    check_max_output(model, wanted_output, "max_output_tokens")?;
     let reserved_tokens = bounds
         .upper
         .saturating_add(wanted_output.unwrap_or(model.max_output_tokens));
     let admission = state.limiter.admit(authed, reserved_tokens).await?;
-    check_context(model, bounds, wanted_output)?;
+    check_context(model, bounds, wanted_output, "max_output_tokens")?;
     let reservation = chat_reservation(model, bounds, wanted_output, 1);
     reserve(
         state,

@@ -1,10 +1,12 @@
 //! Attempts with retries and failover (DESIGN §5): only retriable failures are retried,
 //! at most `max_retries` times, with backoff (or the upstream's Retry-After when it
 //! fits), each retry preferring another healthy deployment. Health is updated here:
-//! every attempt reports its outcome, a half-open probe included.
+//! every attempt reports its outcome, a half-open probe included, except a `mock`
+//! deployment's failures: the mock fails only when a client asks it to.
 
 use crate::state::AppState;
 use modelgate_core::catalog::{Model, Route};
+use modelgate_core::config::ProviderKind;
 use modelgate_core::router::backoff::Backoff;
 use modelgate_core::router::select::{select, Selection};
 use modelgate_core::GatewayError;
@@ -57,13 +59,7 @@ where
                 );
             }
             Selection::Unconfigured => {
-                return Err(
-                    last_error.unwrap_or_else(|| GatewayError::ProviderUnavailable {
-                        model: model.id.clone(),
-                        reason: "no configured provider serves it.".into(),
-                        retry_after: None,
-                    }),
-                )
+                return Err(last_error.unwrap_or_else(|| model.not_configured()));
             }
         };
         progress.count += 1;
@@ -88,17 +84,15 @@ where
         };
         tracing::info!(provider = %route.provider.id, deployment, attempt = progress.count, error_type = failure.error.error_type(), "upstream attempt failed");
         crate::metrics::upstream_attempt(&route.provider.id, failure.error.error_type());
-        if failure.cool_down {
-            state.health.cool_down(deployment, Instant::now());
-        } else if failure.retriable {
-            state.health.record_failure(deployment, Instant::now());
-        } else {
-            // §2: any non-retriable end (a client's bad request) closes a probing
-            // circuit; only retriable failures count against a deployment.
-            state.health.record_answered(deployment);
-        }
-        if let Some(guard) = probe {
-            guard.reported();
+        // The mock fails only on `x-mock-fault` (or a bad one): a fault a client
+        // injects for itself must not take the deployment out for anyone, the client
+        // included (issue 11). It is still retried, so clients can test their retry
+        // logic; the unreported probe guard releases a probe.
+        if route.provider.kind != ProviderKind::Mock {
+            record_failure(state, deployment, &failure);
+            if let Some(guard) = probe {
+                guard.reported();
+            }
         }
         if !tried.contains(&deployment) {
             tried.push(deployment);
@@ -130,5 +124,17 @@ where
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+    }
+}
+
+fn record_failure(state: &AppState, deployment: usize, failure: &UpstreamError) {
+    if failure.cool_down {
+        state.health.cool_down(deployment, Instant::now());
+    } else if failure.retriable {
+        state.health.record_failure(deployment, Instant::now());
+    } else {
+        // §2: any non-retriable end (a client's bad request) closes a probing
+        // circuit; only retriable failures count against a deployment.
+        state.health.record_answered(deployment);
     }
 }

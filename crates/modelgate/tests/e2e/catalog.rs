@@ -141,22 +141,56 @@ async fn reasoning_suffix_needs_support() {
 }
 
 #[tokio::test]
-async fn unconfigured_provider_is_503_naming_the_variable() {
+async fn unconfigured_provider_is_503_naming_the_variable_and_not_retriable() {
     let gw = Gateway::start("").await;
-    let b = expect_error(
+    // A configuration error: SDKs must not retry it, and no Retry-After invites them to.
+    let b = expect_not_configured(
         gw.chat(json!({"model": "openai/gpt-4.1", "messages": user("x")}))
             .await,
-        503,
-        "provider_unavailable",
+        "OPENAI_API_KEY",
     )
     .await;
+    assert_eq!(b["error"]["details"]["model"], "openai/gpt-4.1");
+    // Every endpoint says the same (the check runs before the endpoint's own work).
+    let r = gw
+        .post_as(
+            &gw.key,
+            "/v1/embeddings",
+            json!({"model": "openai/text-embedding-3-small", "input": "x"}),
+        )
+        .await;
+    expect_not_configured(r, "OPENAI_API_KEY").await;
+    // And it is recorded like any refusal, without an upstream attempt.
+    let records = gw.usage(&gw.key, 2).await;
+    assert!(records.iter().all(|r| r["status"] == 503
+        && r["attempts"] == 0
+        && r["error_type"] == "provider_unavailable"));
+}
+
+#[tokio::test]
+async fn unknown_reasoning_effort_is_400_listing_the_valid_ones() {
+    let gw = Gateway::start("").await;
+    let r = gw
+        .chat(json!({"model": "demo/think:ultra", "messages": user("x")}))
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "model");
+    let msg = b["error"]["message"].as_str().unwrap();
     assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("OPENAI_API_KEY"),
+        msg.contains("\"ultra\"") && msg.contains("low, medium, high, max"),
         "{b}"
     );
+    assert!(!msg.contains("Did you mean"), "{b}");
+    // A model without efforts: 400 too; an unknown model with a suffix stays 404.
+    let r = gw
+        .chat(json!({"model": "demo/echo:ultra", "messages": user("x")}))
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "model");
+    let r = gw
+        .chat(json!({"model": "demo/nope:ultra", "messages": user("x")}))
+        .await;
+    expect_error(r, 404, "model_not_found").await;
 }
 
 #[tokio::test]
@@ -274,11 +308,7 @@ async fn model_listings() {
         .send()
         .await
         .unwrap();
-    let b = expect_error(r, 503, "provider_unavailable").await;
-    assert!(b["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("OPENAI_API_KEY"));
+    expect_not_configured(r, "OPENAI_API_KEY").await;
     let r = gw
         .http
         .get(gw.url("/v1/models/mimo/mimo-v2-pro"))

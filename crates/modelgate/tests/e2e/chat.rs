@@ -247,3 +247,151 @@ async fn slow_first_token_commits_the_stream_with_keepalives() {
     assert!(text.contains("\"type\":\"provider_error\""), "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
 }
+
+#[tokio::test]
+async fn injected_faults_never_change_deployment_health() {
+    // A hair-trigger breaker: before issue 11 one faulted request opened it.
+    let gw = Gateway::start("[health]\nconsecutive_failures = 2\ncooldown_ms = 60000\n").await;
+    let body = json!({"model": "demo/echo", "messages": user("still here")});
+    for _ in 0..4 {
+        let r = gw
+            .with_fault(&gw.key, "status=503", &body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 502, "provider_error").await;
+    }
+    let r = gw.with_fault(&gw.key, "reset", &body).send().await.unwrap();
+    expect_error(r, 502, "provider_error").await;
+    let r = gw
+        .with_fault(&gw.key, "status=429", &body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 429, "rate_limit_exceeded").await;
+    // Retries still happen (clients test their retry logic against them).
+    let records = gw.usage(&gw.key, 6).await;
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["status"] == 502)
+            .all(|r| r["attempts"] == 4),
+        "{records:?}"
+    );
+    // Nobody sees a cooling deployment: not this client, not another account.
+    let r = gw.chat(body.clone()).await;
+    assert_eq!(r.status(), 200);
+    let (_, other) = gw.account_key(1.0, json!({}), json!({})).await;
+    let r = gw.chat_as(&other, body.clone()).await;
+    assert_eq!(r.status(), 200);
+    // Later faults answer what they ask for, not a 503 from an open circuit.
+    let r = gw
+        .with_fault(&gw.key, "status=400", &body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_request_error").await;
+    let stream = json!({"model": "demo/echo", "stream": true, "messages": user("w1 w2 w3")});
+    let r = gw
+        .with_fault(&gw.key, "cut_after=1", &stream)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events = sse_events(r).await;
+    assert_eq!(content(&events), "w1 ");
+}
+
+#[tokio::test]
+async fn output_limits_above_the_model_maximum_are_400_naming_the_field() {
+    let gw = Gateway::start("").await;
+    // demo/echo produces at most 4096 output tokens.
+    for field in ["max_tokens", "max_completion_tokens"] {
+        let r = gw
+            .chat(json!({"model": "demo/echo", field: 4097, "messages": user("x")}))
+            .await;
+        let b = expect_error(r, 400, "invalid_request_error").await;
+        assert_eq!(b["error"]["details"]["param"], field, "{b}");
+        let msg = b["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(field) && msg.contains("4096"), "{msg}");
+        let r = gw
+            .chat(json!({"model": "demo/echo", field: 4096, "messages": user("x")}))
+            .await;
+        assert_eq!(r.status(), 200, "the maximum itself is fine");
+    }
+    let r = gw
+        .post_as(
+            &gw.key,
+            "/v1/responses",
+            json!({"model": "demo/echo", "input": "x", "max_output_tokens": 5000}),
+        )
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "max_output_tokens");
+    // A field error comes before the balance: an empty account still gets the 400.
+    let (_, broke) = gw.account_key(0.0, json!({}), json!({})).await;
+    let r = gw
+        .chat_as(
+            &broke,
+            json!({"model": "demo/think:high", "max_tokens": 9000, "messages": user("x")}),
+        )
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("8192"),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn context_window_error_names_the_field_that_was_sent() {
+    let extra = r#"
+[[models]]
+id = "test/tiny"
+operations = ["chat_completions"]
+context_window = 50
+max_output_tokens = 40
+pricing = { input_per_mtok = 1.0, output_per_mtok = 2.0 }
+routes = [{ provider = "mock", upstream_model = "echo" }]
+"#;
+    let gw = Gateway::start(extra).await;
+    let words = "word ".repeat(20);
+    for field in ["max_completion_tokens", "max_tokens"] {
+        let r = gw
+            .chat(json!({"model": "test/tiny", field: 40, "messages": user(&words)}))
+            .await;
+        let b = expect_error(r, 413, "request_too_large").await;
+        let msg = b["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("plus {field} (40)")), "{msg}");
+        assert!(msg.ends_with(&format!("lower {field}.")), "{msg}");
+        if field == "max_completion_tokens" {
+            assert!(!msg.contains("max_tokens"), "{msg}");
+        }
+        assert_eq!(b["error"]["details"]["param"], field);
+        assert_eq!(b["error"]["details"]["max_tokens"], 40);
+    }
+}
+
+#[tokio::test]
+async fn insufficient_balance_reads_as_one_sentence_with_plain_amounts() {
+    let gw = Gateway::start("").await;
+    // One micro-USD: serde_json alone would print it as 1e-6.
+    let (_, key) = gw.account_key(0.000001, json!({}), json!({})).await;
+    let r = gw
+        .chat_as(
+            &key,
+            json!({"model": "demo/echo", "max_tokens": 1, "messages": user("hi")}),
+        )
+        .await;
+    assert_eq!(r.status(), 402);
+    let text = r.text().await.unwrap();
+    assert!(text.contains(r#""available_usd":0.000001"#), "{text}");
+    assert!(text.contains(r#""balance_usd":0.000001"#), "{text}");
+    assert!(!text.contains("e-"), "{text}");
+    let b: Value = serde_json::from_str(&text).unwrap();
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("but the account's available balance is $0.000001."),
+        "{msg}"
+    );
+}

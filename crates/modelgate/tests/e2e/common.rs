@@ -313,15 +313,64 @@ impl Gateway {
 
 /// Asserts the contract's error shape and returns the body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, error_type: &str) -> Value {
-    assert_eq!(resp.status().as_u16(), status, "status");
-    let headers = resp.headers().clone();
-    assert!(headers.contains_key("x-request-id"), "x-request-id missing");
-    let retry = headers
+    let (headers, body) = error_shape(resp, status, error_type).await;
+    let retriable = matches!(status, 409 | 429 | 500 | 502 | 503 | 504);
+    assert_eq!(
+        should_retry(&headers),
+        retriable.to_string(),
+        "x-should-retry for {status}: {body}"
+    );
+    if matches!(status, 429 | 503) {
+        let ra: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&ra));
+        assert!(headers.contains_key("retry-after-ms"));
+    }
+    body
+}
+
+/// The one 503 that is not worth retrying: a model whose provider's key is not set
+/// (issue 11). `x-should-retry: false`, no Retry-After, and a message telling the
+/// operator which variable to set.
+pub async fn expect_not_configured(resp: reqwest::Response, env_var: &str) -> Value {
+    let (headers, body) = error_shape(resp, 503, "provider_unavailable").await;
+    assert_eq!(should_retry(&headers), "false", "{body}");
+    assert!(!headers.contains_key("retry-after"), "{headers:?}");
+    assert!(!headers.contains_key("retry-after-ms"), "{headers:?}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "operator must set the environment variable {env_var}"
+        )),
+        "{body}"
+    );
+    assert!(!msg.contains("Retry later"), "{body}");
+    assert_eq!(
+        body["error"]["details"]["env_vars"],
+        json!([env_var]),
+        "{body}"
+    );
+    body
+}
+
+fn should_retry(headers: &reqwest::header::HeaderMap) -> String {
+    headers
         .get("x-should-retry")
         .expect("x-should-retry")
         .to_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// Status, `x-request-id`, and a body with only `error` holding a type and a message
+/// that is a full sentence.
+async fn error_shape(
+    resp: reqwest::Response,
+    status: u16,
+    error_type: &str,
+) -> (reqwest::header::HeaderMap, Value) {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let headers = resp.headers().clone();
+    assert!(headers.contains_key("x-request-id"), "x-request-id missing");
     let body: Value = resp.json().await.expect("a JSON error body");
     assert_eq!(body["error"]["type"], error_type, "{body}");
     assert!(
@@ -335,14 +384,7 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, error_type: &str
         1,
         "only `error` at the top level: {body}"
     );
-    let retriable = matches!(status, 409 | 429 | 500 | 502 | 503 | 504);
-    assert_eq!(retry, retriable.to_string(), "x-should-retry for {status}");
-    if matches!(status, 429 | 503) {
-        let ra: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=60).contains(&ra));
-        assert!(headers.contains_key("retry-after-ms"));
-    }
-    body
+    (headers, body)
 }
 
 pub fn user(text: &str) -> Value {

@@ -32,17 +32,36 @@ async fn images_are_generated_and_billed_per_image() {
         .as_str()
         .unwrap()
         .starts_with("iVBORw0KGgo"));
-    let v: Value = gw
+    // The mock returns bytes only and the gateway hosts no images: "url" is refused
+    // before the call rather than answered with a `data:` URL (issue 11).
+    let r = gw
         .post_as(&gw.key, "/v1/images/generations", json!({"model": "demo/image", "prompt": "x", "response_format": "url", "image_urls": ["https://example.org/a.png", "https://example.org/b.png"]}))
+        .await;
+    let b = expect_error(r, 400, "invalid_request_error").await;
+    assert_eq!(b["error"]["details"]["param"], "response_format");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("b64_json"),
+        "{b}"
+    );
+    let v: Value = gw
+        .post_as(
+            &gw.key,
+            "/v1/images/generations",
+            json!({"model": "demo/image", "prompt": "x", "response_format": "b64_json"}),
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert!(v["data"][0]["url"]
-        .as_str()
-        .unwrap()
-        .starts_with("data:image/png;base64,"));
-    let records = gw.usage(&gw.key, 2).await;
+    assert!(v["data"][0]["b64_json"].is_string(), "{v}");
+    assert!(v["data"][0].get("url").is_none(), "{v}");
+    let records = gw.usage(&gw.key, 3).await;
+    assert!(
+        records
+            .iter()
+            .any(|r| r["status"] == 400 && r["images"] == 0 && r["cost_usd"] == 0.0),
+        "the refused url request is recorded, free: {records:?}"
+    );
     assert!(
         records
             .iter()
@@ -105,6 +124,16 @@ async fn references_are_checked_before_the_call() {
         .await;
     let b = expect_error(r, 400, "invalid_request_error").await;
     assert_eq!(b["error"]["details"]["param"], "prompt");
+    // An OpenAI-kind upstream hosts its images: "url" goes to it (the simulator
+    // has no images route, so the answer is an upstream error, not the refusal).
+    let r = gw
+        .post_as(
+            &gw.key,
+            "/v1/images/generations",
+            json!({"model": "sim/img", "prompt": "x", "response_format": "url"}),
+        )
+        .await;
+    assert_ne!(r.status(), 400);
     let (_, poor) = gw.account_key(0.005, json!({}), json!({})).await;
     let r = gw
         .post_as(

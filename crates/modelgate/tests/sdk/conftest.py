@@ -33,6 +33,7 @@ from helpers import (  # noqa: E402
     SIM_DEPRECATED,
     SIM_MODEL,
     SIM_MODELS,
+    SIM_REFUSED,
     new_client,
     unique,
 )
@@ -196,6 +197,9 @@ base_url = {toml_str(f"http://{sim_addr}/v1")}
             extra = f'retired_on = "2099-06-30"\nreplacement = {toml_str(SIM_MODEL)}\n'
         parts.append(sim_model_toml(model_id, provider, extra))
     parts.append(native_kinds_toml(sim_addr))
+    # Port 9 (discard) on loopback refuses connections: 503 after the gateway's retries.
+    parts.append('\n[[providers]]\nid = "sim-refused"\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    parts.append(sim_model_toml(SIM_REFUSED, "sim-refused"))
     path = workdir / "modelgate.toml"
     path.write_text("".join(parts))
     return path
@@ -210,7 +214,7 @@ def native_kinds_toml(sim_addr: str) -> str:
 id = {toml_str(model_id)}
 operations = ["chat_completions"]
 context_window = 200000
-max_output_tokens = 8192
+max_output_tokens = 64000
 pricing = {{ input_per_mtok = {INPUT_PER_MTOK}, output_per_mtok = {OUTPUT_PER_MTOK} }}
 reasoning_efforts = ["low", "medium", "high"]
 routes = [{{ provider = {toml_str(provider)}, upstream_model = {toml_str(upstream)} }}]

@@ -19,6 +19,7 @@ SIM_LIMITED = "sim/limited"  # upstream answers 429 with Retry-After
 SIM_CTX = "sim/ctx"  # upstream answers context_length_exceeded
 SIM_CUT = "sim/cut"  # upstream stream breaks mid-way
 SIM_CIRCUIT = "sim/circuit"  # only on the second gateway, with a hair-trigger breaker
+SIM_REFUSED = "sim/refused"  # its provider refuses connections: a retriable 503
 
 # Model id -> provider id; every provider points at the same simulator.
 SIM_MODELS = {
@@ -85,9 +86,12 @@ def error_of(exc: openai.APIError) -> dict[str, Any]:
     return inner
 
 
-def assert_error(exc: openai.APIStatusError, status: int, err_type: str) -> dict[str, Any]:
+def assert_error(
+    exc: openai.APIStatusError, status: int, err_type: str, *, retriable: bool | None = None
+) -> dict[str, Any]:
     """Checks everything the error contract promises about one error response and
-    returns its `error` object."""
+    returns its `error` object. `retriable` overrides the status's default
+    x-should-retry (a missing provider key is a 503 not worth retrying)."""
     resp = exc.response
     raw = resp.text
     assert exc.status_code == status, f"expected HTTP {status}, got {exc.status_code}: {raw}"
@@ -106,7 +110,9 @@ def assert_error(exc: openai.APIStatusError, status: int, err_type: str) -> dict
     request_id = resp.headers.get("x-request-id")
     assert request_id, f"no x-request-id on {status}: {dict(resp.headers)}"
     assert exc.request_id == request_id
-    expected_retry = "true" if status in RETRIABLE else "false"
+    if retriable is None:
+        retriable = status in RETRIABLE
+    expected_retry = "true" if retriable else "false"
     assert resp.headers.get("x-should-retry") == expected_retry, (
         f"x-should-retry for {status} should be {expected_retry}: {dict(resp.headers)}"
     )

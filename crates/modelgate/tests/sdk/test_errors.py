@@ -9,7 +9,7 @@ import string
 import openai
 import pytest
 
-from helpers import assert_error, assert_retry_after, user
+from helpers import assert_error, user
 
 BASE62 = string.digits + string.ascii_letters
 
@@ -110,12 +110,16 @@ def test_reasoning_suffix_on_model_without_reasoning(client):
     assert info.value.param is None or info.value.param == "model"
 
 
-def test_unconfigured_provider_is_503_with_retry_after(client):
+def test_unconfigured_provider_is_503_that_the_sdk_does_not_retry(client):
+    """A missing provider key is the operator's to fix: x-should-retry false, no
+    Retry-After, and the message names the variable to set."""
     with pytest.raises(openai.InternalServerError) as info:
         client.chat.completions.create(model="openai/gpt-4.1", messages=user("hello"))
-    err = assert_error(info.value, 503, "provider_unavailable")
-    assert_retry_after(info.value.response)
-    assert "OPENAI_API_KEY" in err["message"], "the message should say which variable to set"
+    err = assert_error(info.value, 503, "provider_unavailable", retriable=False)
+    headers = info.value.response.headers
+    assert "retry-after" not in headers and "retry-after-ms" not in headers, dict(headers)
+    assert "operator must set the environment variable OPENAI_API_KEY" in err["message"], err
+    assert err["details"]["env_vars"] == ["OPENAI_API_KEY"], err
 
 
 def test_invalid_field_type_names_param(client):

@@ -14,6 +14,7 @@ from helpers import (
     SIM_CIRCUIT,
     SIM_CTX,
     SIM_LIMITED,
+    SIM_REFUSED,
     SIM_RETRY,
     assert_error,
     assert_retry_after,
@@ -164,11 +165,23 @@ def test_sdk_retries_503_after_retry_after(gateway):
     try:
         t0 = time.monotonic()
         with pytest.raises(openai.InternalServerError) as info:
-            c.chat.completions.create(model="openai/gpt-4.1", messages=user("hello"))
+            c.chat.completions.create(model=SIM_REFUSED, messages=user("hello"))
         elapsed = time.monotonic() - t0
         assert info.value.status_code == 503
         assert transport.requests == 2, "x-should-retry: true lets the SDK retry once"
         assert elapsed >= 0.9, f"the SDK should have waited Retry-After (1 s), waited {elapsed:.2f} s"
+    finally:
+        c.close()
+
+
+def test_sdk_does_not_retry_a_missing_provider_key(gateway):
+    """503 too, but only the operator can fix it: x-should-retry false, no Retry-After."""
+    c, transport = counting_client(gateway, max_retries=2)
+    try:
+        with pytest.raises(openai.InternalServerError) as info:
+            c.chat.completions.create(model="openai/gpt-4.1", messages=user("hello"))
+        assert_error(info.value, 503, "provider_unavailable", retriable=False)
+        assert transport.requests == 1, "x-should-retry: false must stop the SDK's retries"
     finally:
         c.close()
 
