@@ -66,10 +66,23 @@ impl NanoUsd {
     }
 }
 
-/// serde_json's compact writer, but floats in plain decimal notation.
-struct PlainFloats;
+/// A serde_json formatter (compact or pretty) whose floats are plain decimals.
+struct PlainFloats<F>(F);
 
-impl serde_json::ser::Formatter for PlainFloats {
+/// Delegates one formatter method to the wrapped formatter.
+macro_rules! delegate {
+    ($($name:ident$(($arg:ident: $ty:ty))?),* $(,)?) => {$(
+        fn $name<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W
+            $(, $arg: $ty)?
+        ) -> std::io::Result<()> {
+            self.0.$name(writer $(, $arg)?)
+        }
+    )*};
+}
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for PlainFloats<F> {
     fn write_f64<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
@@ -78,11 +91,11 @@ impl serde_json::ser::Formatter for PlainFloats {
         // Rust's `Display` for f64 is the shortest text that reads back to the same
         // f64, and never uses an exponent. serde_json writes non-finite as null
         // before reaching here; integral values stay visibly floats, as it writes them.
+        write!(writer, "{value}")?;
         if value.fract() == 0.0 {
-            write!(writer, "{value:.1}")
-        } else {
-            write!(writer, "{value}")
+            writer.write_all(b".0")?;
         }
+        Ok(())
     }
 
     fn write_f32<W: ?Sized + std::io::Write>(
@@ -92,13 +105,39 @@ impl serde_json::ser::Formatter for PlainFloats {
     ) -> std::io::Result<()> {
         self.write_f64(writer, f64::from(value))
     }
+
+    delegate!(
+        begin_array,
+        end_array,
+        begin_array_value(first: bool),
+        end_array_value,
+        begin_object,
+        end_object,
+        begin_object_key(first: bool),
+        end_object_key,
+        begin_object_value,
+        end_object_value,
+    );
 }
 
 /// JSON bytes like `serde_json::to_vec`, with every float in plain decimal notation
 /// (`0.000009`, never `9e-6`), for answers that carry USD amounts.
 pub fn to_json_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    write_with(value, serde_json::ser::CompactFormatter)
+}
+
+/// `to_json_vec`, indented like `serde_json::to_vec_pretty` (for the CLI).
+pub fn to_json_vec_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    write_with(value, serde_json::ser::PrettyFormatter::new())
+}
+
+fn write_with<T, F>(value: &T, formatter: F) -> serde_json::Result<Vec<u8>>
+where
+    T: Serialize + ?Sized,
+    F: serde_json::ser::Formatter,
+{
     let mut out = Vec::with_capacity(128);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PlainFloats);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PlainFloats(formatter));
     value.serialize(&mut ser)?;
     Ok(out)
 }
@@ -175,6 +214,19 @@ mod tests {
         assert!(!plain.contains("e-7") && !plain.contains("e300"), "{plain}");
         let back: serde_json::Value = serde_json::from_str(&plain).unwrap();
         assert_eq!(back, v);
+        assert_eq!(
+            plain,
+            serde_json::to_string(&v)
+                .unwrap()
+                .replace("1e-7", "0.0000001")
+                .replace("1e+300", &format!("1{}.0", "0".repeat(300)))
+        );
+        let pretty = serde_json::json!({"a": [1, {"b": 0.000009}], "c": {}, "d": []});
+        let text = String::from_utf8(to_json_vec_pretty(&pretty).unwrap()).unwrap();
+        let expected = serde_json::to_string_pretty(&pretty)
+            .unwrap()
+            .replace("9e-6", "0.000009");
+        assert_eq!(text, expected);
     }
 
     #[test]
