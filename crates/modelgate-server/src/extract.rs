@@ -170,7 +170,7 @@ pub fn refuse_declared_oversize(
     Ok(body)
 }
 
-pub async fn read_body(
+async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,

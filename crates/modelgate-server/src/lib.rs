@@ -8,6 +8,7 @@ pub mod error_response;
 pub mod extract;
 pub mod health_sync;
 pub mod idempotency;
+pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod pipeline;

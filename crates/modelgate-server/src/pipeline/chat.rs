@@ -435,7 +435,13 @@ impl Relay {
                 return true;
             }
         }
-        let Ok(json) = serde_json::to_vec(&chunk) else {
+        // The usage chunk carries `cost_usd`: written as a plain decimal.
+        let json = if chunk.usage.is_some() {
+            modelgate_core::money::to_json_vec(&chunk)
+        } else {
+            serde_json::to_vec(&chunk)
+        };
+        let Ok(json) = json else {
             return true;
         };
         if !self.out.data(&json).await {
@@ -463,7 +469,7 @@ fn error_event(e: &GatewayError, billed: NanoUsd, completion_tokens: u64) -> Vec
             d.insert("completion_tokens".into(), json!(completion_tokens));
         }
     }
-    serde_json::to_vec(&body).unwrap_or_default()
+    modelgate_core::money::to_json_vec(&body).unwrap_or_default()
 }
 
 fn sse_response(

@@ -5,8 +5,7 @@ use crate::error_response::ApiError;
 use crate::extract::parse_query;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use modelgate_core::money::NanoUsd;
 use modelgate_core::time_fmt::{parse_rfc3339_ms, rfc3339_from_ms};
 use modelgate_core::GatewayError;
@@ -18,13 +17,12 @@ pub async fn balance(State(state): State<AppState>, authed: Authed) -> Result<Re
     let account = &authed.account.id;
     let balance = state.ledger.balance(account).await?;
     let reserved = state.ledger.reserved(account);
-    Ok(Json(json!({
+    Ok(crate::json::ok(&json!({
         "account_id": account,
         "balance_usd": NanoUsd(balance).to_json(),
         "reserved_usd": NanoUsd(reserved).to_json(),
         "available_usd": NanoUsd(balance - reserved).to_json(),
-    }))
-    .into_response())
+    })))
 }
 
 #[derive(Deserialize, Default)]
@@ -144,5 +142,5 @@ pub async fn usage(
         .list_usage(&q)
         .await
         .map_err(GatewayError::internal)?;
-    Ok(Json(page_json(&page)).into_response())
+    Ok(crate::json::ok(&page_json(&page)))
 }

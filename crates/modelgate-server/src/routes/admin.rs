@@ -187,7 +187,10 @@ pub async fn create_account(
         .await
         .map_err(|e| store_error(e, "The account"))?;
     state.refresh_now().await;
-    Ok((StatusCode::CREATED, Json(account_json(&account))).into_response())
+    Ok(crate::json::json_response(
+        StatusCode::CREATED,
+        &account_json(&account),
+    ))
 }
 
 pub async fn get_account(
@@ -216,7 +219,7 @@ pub async fn get_account(
         // The balance rebuilt from the ledger: equal to balance_usd once charges are written.
         obj.insert("ledger_balance_usd".into(), NanoUsd(ledger).to_json());
     }
-    Ok(Json(v).into_response())
+    Ok(crate::json::ok(&v))
 }
 
 pub async fn add_credits(
@@ -232,9 +235,17 @@ pub async fn add_credits(
         .store
         .add_credits(&id, amount.0, req.note)
         .await
-        .map_err(|e| store_error(e, &format!("Account \"{}\"", quoted(&id))))?;
+        .map_err(|e| match e {
+            StoreError::Invalid(why) => GatewayError::invalid(
+                format!("'amount_usd' cannot be applied: {why}."),
+                Some("amount_usd"),
+            ),
+            e => store_error(e, &format!("Account \"{}\"", quoted(&id))),
+        })?;
     state.refresh_now().await;
-    Ok(Json(json!({"account_id": id, "balance_usd": NanoUsd(balance).to_json()})).into_response())
+    Ok(crate::json::ok(
+        &json!({"account_id": id, "balance_usd": NanoUsd(balance).to_json()}),
+    ))
 }
 
 pub async fn create_key(
@@ -279,5 +290,5 @@ pub async fn usage(
         .list_usage(&q)
         .await
         .map_err(GatewayError::internal)?;
-    Ok(Json(page_json(&page)).into_response())
+    Ok(crate::json::ok(&page_json(&page)))
 }

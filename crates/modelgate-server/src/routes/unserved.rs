@@ -4,7 +4,7 @@
 //! then answer 503 saying so.
 
 use crate::auth::Authed;
-use crate::extract::{read_body, read_json};
+use crate::extract::{read_body_timed, read_json};
 use crate::pipeline::admit::admit;
 use crate::pipeline::keyed::refuse;
 use crate::pipeline::record::Record;
@@ -82,7 +82,8 @@ pub async fn images_edits(
     };
     let record = Record::start(&a, &r.0);
     let limit = s.config.server.max_body_bytes as usize;
-    let bytes = match read_body(&h, b, limit).await {
+    let timeout = std::time::Duration::from_millis(s.config.server.body_timeout_ms.max(1));
+    let bytes = match read_body_timed(&h, b, limit, timeout).await {
         Ok(b) => b,
         Err(e) => return refuse(&s, record, None, e).await,
     };

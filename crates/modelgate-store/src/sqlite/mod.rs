@@ -73,7 +73,15 @@ impl SqliteStore {
     }
 
     async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        // A BEGIN cancelled half-way (the client went away) would put the connection
+        // back in its pool inside a transaction, failing every later write: begin in a
+        // task of its own, which finishes however the caller ends (an unclaimed
+        // transaction is then dropped there and rolled back).
+        let pool = self.writer.clone();
+        tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+            .await
+            .map_err(|e| StoreError::Invalid(format!("beginning a transaction failed: {e}")))?
+            .map_err(StoreError::from)
     }
 
     async fn bump_version(&self, tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<()> {
@@ -193,6 +201,27 @@ impl Store for SqliteStore {
         note: Option<String>,
     ) -> StoreResult<i64> {
         let mut tx = self.write_tx().await?;
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT balance_nano, leased_nano FROM accounts WHERE id = ?")
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (balance, leased) = row.ok_or(StoreError::NotFound)?;
+        match balance.checked_add(amount_nano) {
+            None => {
+                return Err(StoreError::Invalid(
+                    "the balance would exceed the largest one the ledger holds (about 9.2e9 USD)"
+                        .into(),
+                ))
+            }
+            // Money leased to instances may be spent by requests in flight.
+            Some(after) if amount_nano < 0 && after < leased.max(0) => {
+                return Err(StoreError::Invalid(format!(
+                    "the balance would drop below what requests in flight may still spend ({leased} nano-USD)"
+                )))
+            }
+            Some(_) => {}
+        }
         let balance: Option<i64> = sqlx::query_scalar("UPDATE accounts SET balance_nano = balance_nano + ?, updated_at = ? WHERE id = ? RETURNING balance_nano")
             .bind(amount_nano)
             .bind(now_ms())

@@ -89,7 +89,11 @@ pub enum KeysCommand {
 }
 
 fn print(v: serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    println!(
+        "{}",
+        String::from_utf8(modelgate_core::money::to_json_vec_pretty(&v).unwrap_or_default())
+            .unwrap_or_default()
+    );
 }
 
 /// The admin API's message for a store error about `what` (`Account "x" was not

@@ -397,7 +397,7 @@ async fn insufficient_balance_reads_as_one_sentence_with_plain_amounts() {
 }
 
 #[tokio::test]
-#[ignore = "issue 11: needs routes/account.rs (usage page) and pipeline/chat.rs (usage chunk) to write JSON with modelgate_core::money::to_json_vec"]
+
 async fn costs_are_plain_decimals_in_records_and_usage_chunks() {
     let gw = Gateway::start("").await;
     // demo/echo, 3 words in and out: $0.000009, which serde_json alone prints as 9e-6.

@@ -1,7 +1,5 @@
-//! The server bugs the fuzz run found, each as a small reproduction that fails today
-//! and passes once fixed: `cargo test -p modelgate --test e2e fuzz::known --
-//! --ignored`. Remove the `ignore` (and the matching workaround in `fuzz.rs`) with
-//! the fix.
+//! The server bugs the fuzz run found, each kept as a small reproduction that failed
+//! before its fix.
 
 use super::seeds::{multipart, Request};
 use super::wire::{exchange, render, Framing, Wire};
@@ -32,14 +30,14 @@ fn reset(s: TcpStream) {
     drop(s);
 }
 
-/// Known bug 2: a client that drops the connection (RST) while an admin write is in
+/// Found by the fuzz run: a client that drops the connection (RST) while an admin write is in
 /// flight can cancel it inside sqlx's `begin_with`, after SQLite's BEGIN ran: the
 /// single writer connection goes back to its pool inside a transaction, and every
 /// later write fails ("attempted to call begin_with at non-zero transaction depth"):
 /// admin 500s, usage records refused, chat 503 "cannot reach its database" until a
-/// restart. Usually within 100 aborted requests.
+/// restart, usually within 100 aborted requests. Fixed: BEGIN runs in a task of its
+/// own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a cancelled admin write wedges SQLite's writer"]
 async fn aborted_admin_writes_leave_the_store_writable() {
     let gw = Gateway::start("").await;
     let body = json!({"name": "a", "credits_usd": 1}).to_string();
@@ -72,10 +70,8 @@ async fn aborted_admin_writes_leave_the_store_writable() {
 
 /// Credits that would take a balance past i64::MAX nano-USD (about 9.2e9 USD):
 /// SQLite's `balance_nano + ?` turns into a REAL, decoding it fails, and the
-/// answer is a 500 (the balance is left unchanged). Expected: a 400 naming
-/// `amount_usd`.
+/// answer was a 500 (the balance left unchanged). Now a 400 naming `amount_usd`.
 #[tokio::test]
-#[ignore = "known bug: credits past 2^63 nano-USD answer 500"]
 async fn credits_past_the_largest_balance_are_a_400() {
     let gw = Gateway::start("").await;
     let (account, _) = gw.account_key(9e9, json!({}), json!({})).await;
@@ -90,11 +86,10 @@ async fn credits_past_the_largest_balance_are_a_400() {
     assert_eq!(body["error"]["details"]["param"], "amount_usd", "{body}");
 }
 
-/// Known bug 1: POST /v1/images/edits waits for a multipart body that stops coming
-/// for as long as the client keeps the connection; the other endpoints answer 408
-/// after `[server] body_timeout_ms`.
+/// Found by the fuzz run: POST /v1/images/edits waits for a multipart body that stops coming
+/// for as long as the client kept the connection; now 408 after
+/// `[server] body_timeout_ms`, like the other endpoints.
 #[tokio::test]
-#[ignore = "known bug: no body timeout on /v1/images/edits"]
 async fn multipart_bodies_that_stop_coming_time_out() {
     let gw = Gateway::start(CONFIG).await;
     for path in ["/v1/files", "/v1/images/edits"] {
