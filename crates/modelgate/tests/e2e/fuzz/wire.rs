@@ -62,13 +62,8 @@ pub(super) fn render(r: &Request, framing: Framing) -> Vec<u8> {
 }
 
 /// Mutations that break the framing: the answer may be hyper's bare refusal.
-pub(super) fn mutate_raw(
-    rng: &mut fastrand::Rng,
-    r: &Request,
-    wire: &mut Wire,
-    kinds: std::ops::Range<u8>,
-) {
-    match rng.u8(kinds) {
+pub(super) fn mutate_raw(rng: &mut fastrand::Rng, r: &Request, wire: &mut Wire) {
+    match rng.u8(0..6) {
         0 => {
             let head_end = wire
                 .bytes
