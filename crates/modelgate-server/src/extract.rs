@@ -216,16 +216,16 @@ fn discard(headers: &HeaderMap, body: Body) {
     });
 }
 
-/// For bodies read outside the chat pipeline (admin API, catalog-only endpoints).
-const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
-
+/// A JSON body read whole within `timeout` (`[server] body_timeout_ms`, see
+/// `AppState::body_timeout`).
 pub async fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    timeout: Duration,
 ) -> Result<T, GatewayError> {
     check_json_content_type(headers)?;
-    let bytes = read_body_timed(headers, body, limit, DEFAULT_BODY_TIMEOUT).await?;
+    let bytes = read_body_timed(headers, body, limit, timeout).await?;
     parse_json_body(&bytes)
 }
 

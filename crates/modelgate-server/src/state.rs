@@ -147,4 +147,9 @@ impl AppState {
     pub fn docs_base_url(&self) -> Option<&str> {
         self.config.server.docs_base_url.as_deref()
     }
+
+    /// How long a client gets to send a whole request body.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.server.body_timeout_ms.max(1))
+    }
 }

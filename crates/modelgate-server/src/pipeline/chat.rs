@@ -368,7 +368,7 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
     // Tokens produced before a disconnect or a failure are billed (DESIGN §4).
     let (cost, charge) = hold.settle(cost);
     record.set_usage(&usage, cost);
-    admission.settle(usage.prompt_tokens + usage.completion_tokens);
+    admission.settle(usage.prompt_tokens.saturating_add(usage.completion_tokens));
     match failure {
         None => {
             if !relay.client_gone {

@@ -102,7 +102,7 @@ impl Ending {
         let (cost, charge) = self.hold.settle(cost);
         self.record.set_usage(usage, cost);
         self.admission
-            .settle(usage.prompt_tokens + usage.completion_tokens);
+            .settle(usage.prompt_tokens.saturating_add(usage.completion_tokens));
         let body = match body {
             Ok(b) => b,
             Err(e) => {

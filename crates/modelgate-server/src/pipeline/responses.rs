@@ -148,7 +148,7 @@ fn stream(ending: Ending, first: SseEvent, rest: modelgate_providers::EventStrea
         let cost = chat_cost(&model, &usage);
         let (cost, charge) = hold.settle(cost);
         record.set_usage(&usage, cost);
-        admission.settle(usage.prompt_tokens + usage.completion_tokens);
+        admission.settle(usage.prompt_tokens.saturating_add(usage.completion_tokens));
         if let Some(e) = &failure {
             let mut body = e.to_body();
             body["type"] = json!("error");

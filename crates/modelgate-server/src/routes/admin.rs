@@ -180,7 +180,8 @@ pub async fn create_account(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req: CreateAccount = read_json(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let req: CreateAccount =
+        read_json(&headers, body, ADMIN_BODY_LIMIT, state.body_timeout()).await?;
     let account = state
         .store
         .create_account(req.into_new()?)
@@ -229,7 +230,7 @@ pub async fn add_credits(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req: AddCredits = read_json(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let req: AddCredits = read_json(&headers, body, ADMIN_BODY_LIMIT, state.body_timeout()).await?;
     let amount = usd(req.amount_usd, "amount_usd")?;
     let balance = state
         .store
@@ -255,7 +256,7 @@ pub async fn create_key(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req: CreateKey = read_json(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let req: CreateKey = read_json(&headers, body, ADMIN_BODY_LIMIT, state.body_timeout()).await?;
     let created = state
         .store
         .create_key(&id, req.into_new()?)

@@ -34,7 +34,7 @@ async fn json_endpoint(
 ) -> Response {
     let record = Record::start(&authed, &rid.0);
     let limit = state.config.server.max_body_bytes as usize;
-    let model = match read_json::<ModelOnly>(&headers, body, limit).await {
+    let model = match read_json::<ModelOnly>(&headers, body, limit, state.body_timeout()).await {
         Ok(m) => m.model,
         Err(e) => return refuse(&state, record, None, e).await,
     };
@@ -82,8 +82,7 @@ pub async fn images_edits(
     };
     let record = Record::start(&a, &r.0);
     let limit = s.config.server.max_body_bytes as usize;
-    let timeout = std::time::Duration::from_millis(s.config.server.body_timeout_ms.max(1));
-    let bytes = match read_body_timed(&h, b, limit, timeout).await {
+    let bytes = match read_body_timed(&h, b, limit, s.body_timeout()).await {
         Ok(b) => b,
         Err(e) => return refuse(&s, record, None, e).await,
     };

@@ -115,3 +115,39 @@ async fn multipart_bodies_that_stop_coming_time_out() {
         assert_eq!(answer.status, 408, "{path}");
     }
 }
+
+/// Found by the fuzz run: the admin API and the JSON form of /v1/images/edits waited
+/// a fixed 30 s for a body that stopped coming; now `[server] body_timeout_ms`.
+#[tokio::test]
+async fn json_bodies_that_stop_coming_time_out_everywhere() {
+    use tokio::io::AsyncReadExt;
+    let gw = Gateway::start(CONFIG).await;
+    for (path, auth) in [
+        ("/admin/accounts", ADMIN_TOKEN.to_owned()),
+        ("/v1/images/edits", gw.key.clone()),
+    ] {
+        let mut s = TcpStream::connect(gw.addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {auth}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\""
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut buf = [0u8; 4096];
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+        assert!(
+            read.is_ok(),
+            "{path}: no answer within 10 s (body timeout 2 s)"
+        );
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
+    }
+}
