@@ -48,9 +48,10 @@ check_service Redis "$redis_url" 6379 redis \
   "Start one (Debian: apt-get install -y redis-server; redis-server --daemonize yes), or point MODELGATE_TEST_REDIS at one."
 for s in "${skipped[@]}"; do echo "SKIPPING $s"; done
 
-# Benches run once each in test mode; they need no services.
 cargo test --workspace --lib --bins --tests -- "${skips[@]}"
-cargo test --workspace --benches
+# The criterion benches, run once each in test mode (`--benches` alone would also
+# rerun every library's unit tests, without the skips).
+cargo test -p modelgate-providers --bench stream_translation
 
 if [[ ! -x .venv/bin/python ]]; then
   echo "Creating the Python virtualenv for the SDK tests in .venv"
