@@ -50,6 +50,7 @@ pub fn by_status(answer: ErrorAnswer<'_>) -> UpstreamError {
             retriable: true,
             retry_after,
             cool_down: false,
+            reported_prompt_tokens: None,
         },
         408 | 409 | 499 | 500..=599 => transient(
             model,
@@ -92,6 +93,7 @@ pub fn account_exhausted(model: &str, reason: &str) -> UpstreamError {
         retriable: true,
         retry_after: None,
         cool_down: true,
+        reported_prompt_tokens: None,
     }
 }
 
@@ -112,6 +114,7 @@ pub fn transient(model: &str, reason: String, retry_after: Option<Duration>) -> 
         retriable: true,
         retry_after,
         cool_down: false,
+        reported_prompt_tokens: None,
     }
 }
 

@@ -100,6 +100,10 @@ pub struct UpstreamError {
     pub retry_after: Option<Duration>,
     /// Take this deployment out of rotation at once (exhausted quota).
     pub cool_down: bool,
+    /// Prompt tokens the upstream had reported before a stream failed (Anthropic's
+    /// `message_start`, Gemini's `usageMetadata`): billed instead of the prompt's
+    /// upper bound.
+    pub reported_prompt_tokens: Option<u64>,
 }
 
 impl UpstreamError {
@@ -109,6 +113,7 @@ impl UpstreamError {
             retriable: false,
             retry_after: None,
             cool_down: false,
+            reported_prompt_tokens: None,
         }
     }
 
@@ -118,6 +123,7 @@ impl UpstreamError {
             retriable: true,
             retry_after: None,
             cool_down: false,
+            reported_prompt_tokens: None,
         }
     }
 }

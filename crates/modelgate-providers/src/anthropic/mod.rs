@@ -83,7 +83,7 @@ fn chunks(resp: reqwest::Response, model: &str, created: i64) -> ChunkStream {
             if let Some(event) = s.decoder.next_event() {
                 match s.mapper.on_sse(&event.data) {
                     Ok(chunks) => s.pending.extend(chunks),
-                    Err(e) => return Some((Err(e), s.fail())),
+                    Err(e) => return Some(s.fail(e)),
                 }
                 continue;
             }
@@ -98,23 +98,19 @@ fn chunks(resp: reqwest::Response, model: &str, created: i64) -> ChunkStream {
                     reason: "the provider's stream ended before it was complete.".into(),
                 }),
             };
-            return Some((Err(err), s.fail()));
+            return Some(s.fail(err));
         }
     }))
 }
 
 impl State {
-    /// Ends the stream after a failure; the usage seen so far is only logged (the
-    /// server estimates what to bill for a stream without a usage chunk).
-    fn fail(mut self) -> Self {
+    /// Ends the stream after a failure, which carries the prompt tokens the upstream
+    /// had reported (`message_start`) so that they, not a bound, are billed.
+    fn fail(mut self, mut e: UpstreamError) -> (Result<ChatCompletionChunk, UpstreamError>, Self) {
         self.failed = true;
         let mapper = std::mem::replace(&mut self.mapper, StreamMapper::new(&self.model, 0));
         let seen = mapper.finish();
-        tracing::debug!(
-            prompt_tokens = seen.prompt_tokens,
-            completion_tokens = seen.completion_tokens,
-            "anthropic stream failed before message_stop"
-        );
-        self
+        e.reported_prompt_tokens = (seen.prompt_tokens > 0).then_some(seen.prompt_tokens);
+        (Err(e), self)
     }
 }

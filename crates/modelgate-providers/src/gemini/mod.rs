@@ -160,18 +160,14 @@ impl State {
         }
     }
 
-    /// Ends the stream after a failure; the usage seen so far is only logged (the
-    /// server bounds what to bill for a stream without a usage chunk).
-    fn fail(&mut self, e: UpstreamError) {
-        self.pending.push_back(Err(e));
+    /// Ends the stream after a failure, which carries the prompt tokens the upstream
+    /// had reported (`usageMetadata`) so that they, not a bound, are billed.
+    fn fail(&mut self, mut e: UpstreamError) {
         self.done = true;
         let mapper = std::mem::replace(&mut self.mapper, StreamMapper::new("", 0, ""));
         let seen = mapper.finish();
-        tracing::debug!(
-            prompt_tokens = seen.prompt_tokens,
-            completion_tokens = seen.completion_tokens,
-            "gemini stream failed before it finished"
-        );
+        e.reported_prompt_tokens = (seen.prompt_tokens > 0).then_some(seen.prompt_tokens);
+        self.pending.push_back(Err(e));
     }
 }
 

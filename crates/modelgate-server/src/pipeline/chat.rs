@@ -355,15 +355,19 @@ async fn stream_task(job: ChatJob, commit: Commit, mut ticket: Option<Ticket>) {
         wants_usage: request.wants_usage(),
         usage: None,
         output_upper: 0,
+        reported_prompt: None,
         client_gone: false,
     };
     let failure = relay.run(opened).await;
-    // Where the upstream reported nothing (a cut, a disconnect): the prompt's bound
-    // and what was streamed, never zero (DESIGN §4).
-    let usage = relay
-        .usage
-        .clone()
-        .unwrap_or_else(|| Usage::new(prompt_upper, relay.output_upper));
+    // Without a final usage report (a cut, a disconnect): the prompt tokens the
+    // upstream reported, else the prompt's bound, and what was streamed, never zero
+    // (DESIGN §4).
+    let usage = relay.usage.clone().unwrap_or_else(|| {
+        Usage::new(
+            relay.reported_prompt.unwrap_or(prompt_upper),
+            relay.output_upper,
+        )
+    });
     let cost = chat_cost(&resolved.model, &usage);
     // Tokens produced before a disconnect or a failure are billed (DESIGN §4).
     let (cost, charge) = hold.settle(cost);
@@ -396,6 +400,8 @@ struct Relay {
     usage: Option<Usage>,
     /// Output tokens streamed, at most (for billing without a usage report).
     output_upper: u64,
+    /// Prompt tokens the upstream reported before the stream failed.
+    reported_prompt: Option<u64>,
     client_gone: bool,
 }
 
@@ -414,7 +420,10 @@ impl Relay {
                         return None;
                     }
                 }
-                Err(e) => return Some(e.error),
+                Err(e) => {
+                    self.reported_prompt = e.reported_prompt_tokens;
+                    return Some(e.error);
+                }
             }
         }
         None

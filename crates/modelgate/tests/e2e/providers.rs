@@ -474,3 +474,28 @@ async fn the_images_of_one_request_are_bounded_in_total() {
         "nothing reached the upstream"
     );
 }
+
+#[tokio::test]
+async fn a_cut_anthropic_stream_bills_the_input_it_reported() {
+    let gw = gateway().await;
+    let text = "one two three four five six seven eight nine ten eleven twelve";
+    let body = json!({"model": "sim/claude", "stream": true,
+        "messages": user(&format!("{text} [[sim:cut_after=2]]"))});
+    let r = gw.chat(body).await;
+    assert_eq!(r.status(), 200);
+    let events = sse_events(r).await;
+    assert!(
+        events.iter().any(|(_, d)| d.contains("\"error\"")),
+        "{events:?}"
+    );
+    let records = gw.usage(&gw.key, 1).await;
+    let prompt = records[0]["prompt_tokens"].as_u64().unwrap();
+    // The simulator's message_start reported the input (a token per word, plus the
+    // directive's); the prompt's byte bound would be over 80.
+    assert!(
+        (12..40).contains(&prompt),
+        "billed {prompt} prompt tokens: {}",
+        records[0]
+    );
+    assert!(records[0]["completion_tokens"].as_u64().unwrap() >= 2);
+}
