@@ -5,8 +5,10 @@
 //! No charge is ever dropped. A batch the store refuses while it is reachable is split
 //! so one bad record cannot take its neighbours' charges with it; while the store is
 //! unreachable the writer keeps everything in memory and retries with backoff until
-//! it is written. Past `max_unwritten` records, `Ledger::reserve` refuses new billable
-//! work (503) rather than serve it unbilled. What a crash loses is documented in the
+//! it is written. A batch keeps its id across retries and the store writes each id
+//! once, so a retry after a commit whose answer was lost charges nothing twice. Past
+//! `max_unwritten` records, `Ledger::reserve` refuses new billable work (503) rather
+//! than serve it unbilled. What a crash loses is documented in the
 //! README: the records not yet written, and the charges of requests still running.
 
 use crate::billing::Ledger;
@@ -90,6 +92,8 @@ impl UsageSink {
             rx,
             backlog: backlog.clone(),
             queue: VecDeque::new(),
+            retry: VecDeque::new(),
+            batches: 0,
             waiters: Vec::new(),
             closed: false,
         };
@@ -130,15 +134,26 @@ struct Writer {
     rx: mpsc::UnboundedReceiver<Msg>,
     backlog: Backlog,
     queue: VecDeque<Pending>,
+    /// Batches that failed, with the id they keep until written (in order, first).
+    retry: VecDeque<Batch>,
+    /// Numbers this instance's batches.
+    batches: u64,
     waiters: Vec<oneshot::Sender<()>>,
     closed: bool,
+}
+
+/// A batch keeps its id across retries: the store writes each id once, so a retry
+/// after a commit whose acknowledgement was lost charges nothing twice.
+struct Batch {
+    id: String,
+    items: Vec<Pending>,
 }
 
 impl Writer {
     async fn run(mut self) {
         let mut failures = 0u32;
         loop {
-            if self.queue.is_empty() {
+            if self.queue.is_empty() && self.retry.is_empty() {
                 for w in self.waiters.drain(..) {
                     let _ = w.send(());
                 }
@@ -215,38 +230,44 @@ impl Writer {
         }
     }
 
-    /// Writes the queue batch by batch; false when the store is unreachable (the rest
-    /// stays queued, in order).
+    /// Writes the failed batches, then the queue, batch by batch; false when the
+    /// store is unreachable (what is left keeps its order and its batch ids).
     async fn write_queue(&mut self) -> bool {
-        while !self.queue.is_empty() {
-            let n = self.queue.len().min(BATCH);
-            let batch: Vec<Pending> = self.queue.drain(..n).collect();
-            match self.write(&batch).await {
-                Ok(()) => {}
-                Err(()) if self.store.ping().await.is_ok() => {
-                    // Reachable but refused: one record is bad; find it, keep the rest.
-                    if let Err(rest) = self.isolate(batch).await {
-                        self.requeue(rest);
-                        return false;
+        loop {
+            let batch = match self.retry.pop_front() {
+                Some(b) => b,
+                None if self.queue.is_empty() => return true,
+                None => {
+                    let n = self.queue.len().min(BATCH);
+                    self.batches += 1;
+                    Batch {
+                        id: format!("{}:{}", self.ledger.instance_id(), self.batches),
+                        items: self.queue.drain(..n).collect(),
                     }
                 }
-                Err(()) => {
-                    self.requeue(batch);
-                    return false;
-                }
+            };
+            if self.write(&batch.id, &batch.items).await.is_ok() {
+                continue;
+            }
+            if self.store.ping().await.is_err() {
+                self.retry.push_front(batch);
+                return false;
+            }
+            // Reachable: the commit may have gone through with its answer lost (the
+            // id tells), else one record is bad: find it, keep the rest.
+            if self.write(&batch.id, &batch.items).await.is_ok() {
+                continue;
+            }
+            if let Err(rest) = self.isolate(batch).await {
+                self.retry.extend(rest);
+                return false;
             }
         }
-        true
     }
 
-    fn requeue(&mut self, batch: Vec<Pending>) {
-        for p in batch.into_iter().rev() {
-            self.queue.push_front(p);
-        }
-    }
-
-    async fn write(&self, batch: &[Pending]) -> Result<(), ()> {
+    async fn write(&self, id: &str, batch: &[Pending]) -> Result<(), ()> {
         let settle = SettleBatch {
+            id: id.to_owned(),
             instance_id: self.ledger.instance_id().to_owned(),
             records: batch.iter().map(|p| p.record.clone()).collect(),
             charges: batch.iter().filter_map(|p| p.charge.clone()).collect(),
@@ -264,33 +285,39 @@ impl Writer {
         }
     }
 
-    /// Writes each record alone; one the store still refuses is written with its
-    /// client-supplied fields scrubbed, and failing that its charge alone. Returns the
-    /// records not written when the store stops answering meanwhile.
-    async fn isolate(&self, batch: Vec<Pending>) -> Result<(), Vec<Pending>> {
-        let mut rest = batch.into_iter();
-        while let Some(p) = rest.next() {
-            let single = std::slice::from_ref(&p);
-            if self.write(single).await.is_ok() {
+    /// Writes each record alone (as a batch of its own id); one the store still
+    /// refuses is written with its client-supplied fields scrubbed. Returns what is
+    /// not written when the store stops answering, or a record it keeps refusing
+    /// (last, so that it blocks nobody's charges; retried later, never dropped).
+    async fn isolate(&self, batch: Batch) -> Result<(), Vec<Batch>> {
+        let singles: Vec<Batch> = batch
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| Batch {
+                id: format!("{}.{i}", batch.id),
+                items: vec![p],
+            })
+            .collect();
+        let mut rest = singles.into_iter();
+        while let Some(mut single) = rest.next() {
+            if self.write(&single.id, &single.items).await.is_ok() {
                 continue;
             }
-            let mut scrubbed = p;
-            scrubbed.record.model = "(invalid)".into();
-            scrubbed.record.provider = None;
-            if self.write(std::slice::from_ref(&scrubbed)).await.is_ok() {
-                tracing::error!(request_id = %scrubbed.record.request_id, "a usage record was refused by the store; written with its model scrubbed");
+            for p in &mut single.items {
+                p.record.model = "(invalid)".into();
+                p.record.provider = None;
+            }
+            if self.write(&single.id, &single.items).await.is_ok() {
+                tracing::error!(batch = %single.id, "a usage record was refused by the store; written with its model scrubbed");
                 continue;
             }
             if self.store.ping().await.is_err() {
-                let mut left = vec![scrubbed];
-                left.extend(rest);
-                return Err(left);
+                return Err(std::iter::once(single).chain(rest).collect());
             }
-            // Still refused while reachable: keep it for later rather than drop money,
-            // behind the others so that it blocks nobody's charges.
-            tracing::error!(request_id = %scrubbed.record.request_id, "a usage record is refused by the store; retrying it later");
-            let mut left: Vec<Pending> = rest.collect();
-            left.push(scrubbed);
+            tracing::error!(batch = %single.id, "a usage record is refused by the store; retrying it later");
+            let mut left: Vec<Batch> = rest.collect();
+            left.push(single);
             return Err(left);
         }
         Ok(())

@@ -103,9 +103,26 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Stor
         key_period_start: 0,
     };
     s.settle(&SettleBatch {
+        id: "batch-0".into(),
         instance_id: "i1".into(),
         records: vec![],
         charges: vec![charge],
+    })
+    .await
+    .unwrap();
+    // The same batch again (a retry after a commit whose acknowledgement was lost):
+    // written once.
+    s.settle(&SettleBatch {
+        id: "batch-0".into(),
+        instance_id: "i1".into(),
+        records: vec![],
+        charges: vec![Charge {
+            account_id: a.id.clone(),
+            key_id: "k".into(),
+            request_id: "r1".into(),
+            amount_nano: 25,
+            key_period_start: 0,
+        }],
     })
     .await
     .unwrap();
@@ -135,6 +152,7 @@ async fn leases_never_exceed_the_balance_and_settle_into_the_ledger(s: &dyn Stor
         .accounts
         .is_empty());
     s.settle(&SettleBatch {
+        id: "batch-1".into(),
         instance_id: "i2".into(),
         records: vec![],
         charges: vec![Charge {
@@ -171,6 +189,7 @@ async fn key_leases_never_exceed_the_limit(s: &dyn Store) {
     assert_eq!(s.acquire_key_lease("i2", grant(60, 50)).await.unwrap(), 0);
     assert_eq!(s.acquire_key_lease("i2", grant(60, 10)).await.unwrap(), 40);
     s.settle(&SettleBatch {
+        id: "batch-2".into(),
         instance_id: "i1".into(),
         records: vec![],
         charges: vec![],
@@ -187,6 +206,7 @@ async fn key_leases_never_exceed_the_limit(s: &dyn Store) {
         .unwrap();
     s.acquire_lease("i1", &a.id, 100, 1, 30_000).await.unwrap();
     s.settle(&SettleBatch {
+        id: "batch-3".into(),
         instance_id: "i1".into(),
         records: vec![],
         charges: vec![Charge {

@@ -148,6 +148,8 @@ pub struct Charge {
 /// instance's leases.
 #[derive(Debug, Clone, Default)]
 pub struct SettleBatch {
+    /// Unique per batch and kept across its retries: the store writes a batch once.
+    pub id: String,
     pub instance_id: String,
     pub records: Vec<UsageRecord>,
     pub charges: Vec<Charge>,

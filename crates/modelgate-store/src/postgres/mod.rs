@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_key_leases.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_settled_batches.sql"),
+    ),
 ];
 
 /// Any constant shared by every instance: the key of the migration advisory lock.
@@ -303,6 +307,20 @@ impl Store for PostgresStore {
         let (accounts, keys) = aggregate(&batch.charges);
         let now = now_ms();
         let mut tx = self.write_tx().await?;
+        // A retry of a batch that did commit (its acknowledgement lost) changes nothing.
+        let settled: Option<i64> =
+            sqlx::query_scalar("SELECT settled_at FROM settled_batches WHERE id = $1")
+                .bind(&batch.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if settled.is_some() {
+            return Ok(());
+        }
+        sqlx::query("INSERT INTO settled_batches (id, settled_at) VALUES ($1, $2)")
+            .bind(&batch.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         insert_records(&mut tx, &batch.records).await?;
         for (account, (amount, requests)) in &accounts {
             // Only what this instance still holds leaves `leased_nano`: a lease that was
@@ -500,6 +518,11 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Retries come within minutes; a day of batch ids is plenty.
+        sqlx::query("DELETE FROM settled_batches WHERE settled_at < $1")
+            .bind(now_ms() - 24 * 3600 * 1000)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((expired.len() + expired_keys.len()) as u64)
     }

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_billing.sql")),
     (3, include_str!("../migrations/sqlite/0003_files.sql")),
     (4, include_str!("../migrations/sqlite/0004_key_leases.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_settled_batches.sql"),
+    ),
 ];
 
 /// Readers share a small pool; every write goes through one connection with
@@ -323,6 +327,20 @@ impl Store for SqliteStore {
         let (accounts, keys) = aggregate(&batch.charges);
         let now = now_ms();
         let mut tx = self.write_tx().await?;
+        // A retry of a batch that did commit (its acknowledgement lost) changes nothing.
+        let settled: Option<i64> =
+            sqlx::query_scalar("SELECT settled_at FROM settled_batches WHERE id = ?")
+                .bind(&batch.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if settled.is_some() {
+            return Ok(());
+        }
+        sqlx::query("INSERT INTO settled_batches (id, settled_at) VALUES (?, ?)")
+            .bind(&batch.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         insert_records(&mut tx, &batch.records).await?;
         for (account, (amount, requests)) in &accounts {
             // Only what this instance still holds leaves `leased_nano`: a lease that was
@@ -517,6 +535,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Retries come within minutes; a day of batch ids is plenty.
+        sqlx::query("DELETE FROM settled_batches WHERE settled_at < ?")
+            .bind(now_ms() - 24 * 3600 * 1000)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((expired.len() + expired_keys.len()) as u64)
     }
