@@ -145,9 +145,25 @@ pub async fn read_body_timed(
     limit: usize,
     timeout: Duration,
 ) -> Result<bytes::Bytes, GatewayError> {
-    tokio::time::timeout(timeout, read_body(headers, body, limit))
+    within(timeout, read_body(headers, body, limit)).await?
+}
+
+/// Runs a body read under the client's deadline: 408 when it takes longer.
+pub async fn within<T>(
+    timeout: Duration,
+    read: impl std::future::Future<Output = T>,
+) -> Result<T, GatewayError> {
+    tokio::time::timeout(timeout, read)
         .await
-        .map_err(|_| GatewayError::BodyTimeout { limit: timeout })?
+        .map_err(|_| GatewayError::BodyTimeout { limit: timeout })
+}
+
+/// The body size the client declared in `Content-Length`, if it parses.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// 413 at once when the declared `Content-Length` is over `limit`: the body is not
@@ -157,11 +173,7 @@ pub fn refuse_declared_oversize(
     body: Body,
     limit: u64,
 ) -> Result<Body, GatewayError> {
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if declared_length(headers).is_some_and(|n| n > limit) {
         discard(headers, body);
         return Err(GatewayError::BodyTooLarge {
             limit_bytes: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -200,7 +212,7 @@ async fn read_body(
 /// Not a tracked task (tasks.rs): discarding bytes must never hold up shutdown. A client
 /// that sent `Expect: 100-continue` has sent nothing yet: reading would invite the body,
 /// so it is dropped and hyper closes the connection after the answer.
-fn discard(headers: &HeaderMap, body: Body) {
+pub fn discard(headers: &HeaderMap, body: Body) {
     let expects = headers
         .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));

@@ -12,7 +12,7 @@ mod quota;
 use super::admin::store_error;
 use crate::auth::Authed;
 use crate::error_response::ApiError;
-use crate::extract::{refuse_declared_oversize, Path};
+use crate::extract::{declared_length, discard, refuse_declared_oversize, within, Path};
 use crate::state::AppState;
 use crate::tasks::Tasks;
 use axum::body::Body;
@@ -25,8 +25,7 @@ use modelgate_store::{random_id, FileMeta};
 use quota::{Bounds, Reservation};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const PURPOSES: [&str; 6] = [
     "user_data",
@@ -41,6 +40,8 @@ const FRAMING_ALLOWANCE: u64 = 64 * 1024;
 /// Less than the framing of the smallest valid upload (boundaries, the `file` and
 /// `purpose` part headers): a body of N bytes holds at most N - this of file.
 const MIN_FRAMING: u64 = 100;
+/// Read size of a download (`content`).
+const CONTENT_CHUNK: usize = 64 * 1024;
 /// `purpose` is one short word.
 const MAX_PURPOSE_BYTES: u64 = 256;
 
@@ -215,19 +216,11 @@ impl Drop for Partial {
     }
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-}
-
 /// 429 (uploads per minute) or 413 (the account's files or bytes) before any of the
 /// body is read; the body then drains in the background so that a client still
 /// sending reads the answer.
 fn refuse(headers: &HeaderMap, body: Body, e: GatewayError) -> ApiError {
-    // Any declared length is over 0: this only starts the drain.
-    let _ = refuse_declared_oversize(headers, body, 0);
+    discard(headers, body);
     ApiError(e)
 }
 
@@ -261,11 +254,8 @@ pub async fn upload(
         tasks: state.tasks.clone(),
     };
     // §5: slow clients get the same deadline as JSON bodies (extract.rs).
-    let limit = Duration::from_millis(state.config.server.body_timeout_ms.max(1));
     let read = read_upload(&state, &headers, body, &path, &mut reservation);
-    let up = tokio::time::timeout(limit, read)
-        .await
-        .map_err(|_| GatewayError::BodyTimeout { limit })??;
+    let up = within(state.body_timeout(), read).await??;
     let meta = FileMeta {
         id,
         account_id: account.clone(),
@@ -321,10 +311,25 @@ pub async fn content(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let meta = owned(&state, &authed, &id).await?;
-    let bytes = tokio::fs::read(path_of(&state, &meta.id))
+    let file = tokio::fs::File::open(path_of(&state, &meta.id))
         .await
         .map_err(|_| not_found(&id))?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    // Streamed in chunks: a download never holds the whole file in memory (issue 8).
+    let chunks = futures_util::stream::try_unfold(file, |mut file| async move {
+        let mut buf = bytes::BytesMut::with_capacity(CONTENT_CHUNK);
+        match file.read_buf(&mut buf).await? {
+            0 => Ok(None),
+            _ => Ok::<_, std::io::Error>(Some((buf.freeze(), file))),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, meta.bytes.to_string()),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response())
 }
 
 pub async fn delete(

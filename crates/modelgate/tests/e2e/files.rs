@@ -184,3 +184,25 @@ async fn a_trickled_upload_gets_408_and_leaves_no_file() {
     // The failed upload gave its reservation back: the one file allowed still fits.
     assert_eq!(upload(&gw, &key, 10).await.status(), 200);
 }
+
+#[tokio::test]
+async fn content_returns_the_uploaded_bytes_whole() {
+    let gw = Gateway::start("[files]\nuploads_per_minute = 0\n").await;
+    let (_, key) = gw.account_key(1.0, json!({}), json!({})).await;
+    // Several read chunks' worth, so a download is streamed in more than one piece.
+    let size = 300_000;
+    let up: Value = upload(&gw, &key, size).await.json().await.unwrap();
+    let id = up["id"].as_str().unwrap();
+    let r = gw
+        .http
+        .get(gw.url(&format!("/v1/files/{id}/content")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.content_length(), Some(size as u64));
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len(), size);
+    assert!(body.iter().all(|b| *b == b'x'));
+}
