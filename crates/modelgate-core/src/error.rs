@@ -218,41 +218,15 @@ impl GatewayError {
 
     /// Whether a client should retry (`x-should-retry`): 429 and 5xx, plus 409 for an
     /// idempotent repeat whose first request is still running (DESIGN §2); not a
-    /// missing provider key, which only the operator can fix (issue 11).
+    /// missing provider key, which only the operator can fix (issue 11). Derived from
+    /// the exhaustive `status()`, so a new variant cannot be forgotten here.
     pub fn retriable(&self) -> bool {
-        match self {
-            Self::RateLimited { .. }
-            | Self::IdempotencyInFlight { .. }
-            | Self::Internal { .. }
-            | Self::ProviderError { .. }
-            | Self::ProviderUnavailable { .. }
-            | Self::NotReady { .. }
-            | Self::Timeout { .. } => true,
-            Self::InvalidRequest(_)
-            | Self::UnsupportedContentType { .. }
-            | Self::MethodNotAllowed { .. }
-            | Self::HeadersTooLarge { .. }
-            | Self::RouteNotFound { .. }
-            | Self::NotFound { .. }
-            | Self::UnsupportedOperation(_)
-            | Self::Unauthorized(_)
-            | Self::InsufficientBalance(_)
-            | Self::Forbidden { .. }
-            | Self::ModelNotFound { .. }
-            | Self::ModelRetired { .. }
-            | Self::BodyTooLarge { .. }
-            | Self::BodyTimeout { .. }
-            | Self::FetchTooLarge { .. }
-            | Self::FetchTotalTooLarge { .. }
-            | Self::FileQuotaExceeded { .. }
-            | Self::ContextWindowExceeded { .. }
-            | Self::UpstreamContextExceeded { .. }
-            | Self::IdempotencyMismatch
-            | Self::ProviderNotConfigured { .. } => false,
-        }
+        !matches!(self, Self::ProviderNotConfigured { .. })
+            && matches!(self.status(), 409 | 429 | 500 | 502 | 503 | 504)
     }
 
-    /// How long the client should wait before retrying, where the contract sets one.
+    /// How long the client should wait before retrying, where the contract sets one
+    /// (every retriable 409, 429 and 503; `status()` is where variants are enumerated).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } | Self::IdempotencyInFlight { retry_after } => {
@@ -262,30 +236,7 @@ impl GatewayError {
                 Some(retry_after.unwrap_or(Duration::from_secs(1)))
             }
             Self::NotReady { .. } => Some(Duration::from_secs(1)),
-            Self::InvalidRequest(_)
-            | Self::UnsupportedContentType { .. }
-            | Self::MethodNotAllowed { .. }
-            | Self::HeadersTooLarge { .. }
-            | Self::RouteNotFound { .. }
-            | Self::NotFound { .. }
-            | Self::UnsupportedOperation(_)
-            | Self::Unauthorized(_)
-            | Self::InsufficientBalance(_)
-            | Self::Forbidden { .. }
-            | Self::ModelNotFound { .. }
-            | Self::ModelRetired { .. }
-            | Self::BodyTooLarge { .. }
-            | Self::BodyTimeout { .. }
-            | Self::FetchTooLarge { .. }
-            | Self::FetchTotalTooLarge { .. }
-            | Self::FileQuotaExceeded { .. }
-            | Self::ContextWindowExceeded { .. }
-            | Self::UpstreamContextExceeded { .. }
-            | Self::IdempotencyMismatch
-            | Self::Internal { .. }
-            | Self::ProviderError { .. }
-            | Self::ProviderNotConfigured { .. }
-            | Self::Timeout { .. } => None,
+            _ => None,
         }
     }
 

@@ -38,11 +38,6 @@ impl FieldPath {
         self.0.push(Seg::Index(index));
         self
     }
-
-    /// Whether `self` is `other` or lies inside it.
-    pub fn within(&self, other: &FieldPath) -> bool {
-        self.0.starts_with(&other.0)
-    }
 }
 
 impl fmt::Display for FieldPath {

@@ -11,28 +11,6 @@ use std::time::Duration;
 /// is 16 x $0.000001 + 100 x $0.000002 = $0.000216.
 const HELLO_RESERVATION_NANO: i64 = 216_000;
 
-async fn account(gw: &Gateway, id: &str) -> Value {
-    gw.admin(reqwest::Method::GET, &format!("/admin/accounts/{id}"), None)
-        .await
-        .1
-}
-
-/// The account once every charge is written: balance equals the ledger's sum.
-async fn settled_account(gw: &Gateway, id: &str) -> Value {
-    for _ in 0..200 {
-        let a = account(gw, id).await;
-        if a["balance_usd"] == a["ledger_balance_usd"] {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("balance and ledger never agreed");
-}
-
-fn usd(v: &Value) -> i64 {
-    (v.as_f64().unwrap() * 1e9).round() as i64
-}
-
 #[tokio::test]
 async fn concurrent_requests_never_overdraw() {
     let gw = Gateway::start("").await;
@@ -70,16 +48,16 @@ async fn concurrent_requests_never_overdraw() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let a = settled_account(&gw, &id).await;
-    let balance = usd(&a["balance_usd"]);
+    let a = gw.settled_account(&id).await;
+    let balance = nano_usd(&a["balance_usd"]);
     assert!(balance >= 0);
     assert_eq!(records.len(), 200);
-    let charged: i64 = records.iter().map(|r| usd(&r["cost_usd"])).sum();
+    let charged: i64 = records.iter().map(|r| nano_usd(&r["cost_usd"])).sum();
     // Each answer: 1 prompt word + 1 completion word = $0.000003.
     assert_eq!(charged, COVERED * 3_000);
     assert_eq!(
-        usd(&a["ledger_balance_usd"]),
-        usd(&json!(credits)) - charged
+        nano_usd(&a["ledger_balance_usd"]),
+        nano_usd(&json!(credits)) - charged
     );
 }
 
@@ -179,11 +157,11 @@ async fn billing_matches_the_upstream_usage_plain_and_streamed() {
         .await;
     sse_events(r).await;
     let records = gw.usage(&key, 2).await;
-    let a = settled_account(&gw, &id).await;
-    assert_eq!(usd(&a["balance_usd"]), 1_000_000_000 - 18_000);
+    let a = gw.settled_account(&id).await;
+    assert_eq!(nano_usd(&a["balance_usd"]), 1_000_000_000 - 18_000);
     assert!(records
         .iter()
-        .all(|r| usd(&r["cost_usd"]) == 9_000 && r["completion_tokens"] == 3));
+        .all(|r| nano_usd(&r["cost_usd"]) == 9_000 && r["completion_tokens"] == 3));
 }
 
 #[tokio::test]
@@ -199,7 +177,7 @@ async fn upstream_failures_are_not_billed() {
     expect_error(r, 502, "provider_error").await;
     let records = gw.usage(&key, 1).await;
     assert_eq!(records[0]["cost_usd"], 0.0);
-    let a = settled_account(&gw, &id).await;
+    let a = gw.settled_account(&id).await;
     assert_eq!(a["balance_usd"], 1.0);
 }
 
@@ -230,11 +208,11 @@ async fn a_client_that_disconnects_mid_stream_pays_for_what_was_streamed() {
         (3..47).contains(&completion),
         "billed {completion} for 12 words"
     );
-    assert!(usd(&records[0]["cost_usd"]) > 0);
-    let a = settled_account(&gw, &id).await;
+    assert!(nano_usd(&records[0]["cost_usd"]) > 0);
+    let a = gw.settled_account(&id).await;
     assert_eq!(
-        usd(&a["balance_usd"]),
-        1_000_000_000 - usd(&records[0]["cost_usd"])
+        nano_usd(&a["balance_usd"]),
+        1_000_000_000 - nano_usd(&records[0]["cost_usd"])
     );
 }
 
@@ -429,6 +407,6 @@ async fn two_instances_on_one_database_never_overdraw() {
         statuses.iter().all(|s| *s == 200 || *s == 402),
         "{statuses:?}"
     );
-    let acct = settled_account(&a, &id).await;
-    assert!(usd(&acct["balance_usd"]) >= 0);
+    let acct = a.settled_account(&id).await;
+    assert!(nano_usd(&acct["balance_usd"]) >= 0);
 }

@@ -309,6 +309,55 @@ impl Gateway {
         }
         panic!("fewer than {n} usage records after 5 s");
     }
+
+    /// Every usage record of the key's account, all pages.
+    pub async fn all_usage(&self, key: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("/api/usage?limit=1000&cursor={c}"),
+                None => "/api/usage?limit=1000".to_owned(),
+            };
+            let page: Value = self
+                .http
+                .get(self.url(&url))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            all.extend(page["data"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(c) if page["has_more"] == true => cursor = Some(c.to_owned()),
+                _ => return all,
+            }
+        }
+    }
+
+    /// The account as the admin API shows it.
+    pub async fn account(&self, id: &str) -> Value {
+        let (status, body) = self
+            .admin(reqwest::Method::GET, &format!("/admin/accounts/{id}"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The account once every charge is written (balance equals the ledger's sum),
+    /// polled for up to 20 s.
+    pub async fn settled_account(&self, id: &str) -> Value {
+        for _ in 0..800 {
+            let a = self.account(id).await;
+            if a["balance_usd"] == a["ledger_balance_usd"] {
+                return a;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("balance and ledger never agreed");
+    }
 }
 
 /// Asserts the contract's error shape and returns the body.
@@ -385,6 +434,18 @@ async fn error_shape(
         "only `error` at the top level: {body}"
     );
     (headers, body)
+}
+
+/// A USD amount of an answer (a JSON number, or a decimal string) in dollars.
+pub fn usd(v: &Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a USD amount: {v}"))
+}
+
+/// The same amount in nano-USD, exact for comparisons.
+pub fn nano_usd(v: &Value) -> i64 {
+    (usd(v) * 1e9).round() as i64
 }
 
 pub fn user(text: &str) -> Value {

@@ -12,36 +12,15 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-async fn account(gw: &Gateway, id: &str) -> Value {
-    let (status, body) = gw
-        .admin(reqwest::Method::GET, &format!("/admin/accounts/{id}"), None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-fn usd(v: &Value) -> f64 {
-    v.as_f64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or_else(|| panic!("not a USD amount: {v}"))
-}
-
-/// Polls until the account's usage records number `n` and its stored balance equals
+/// Waits until the account's usage records number `n` and its stored balance equals
 /// the ledger's sum; returns (balance, sum of the records' costs).
 async fn settled(gw: &Gateway, id: &str, key: &str, n: usize) -> (f64, f64) {
     let records = gw.usage(key, n).await;
     let cost: f64 = records.iter().map(|r| usd(&r["cost_usd"])).sum();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let a = account(gw, id).await;
-        let (balance, ledger) = (usd(&a["balance_usd"]), usd(&a["ledger_balance_usd"]));
-        if (balance - ledger).abs() < 1e-12 {
-            assert!(balance >= 0.0, "balance below zero: {a}");
-            return (balance, cost);
-        }
-        assert!(Instant::now() < deadline, "ledger never matched: {a}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let a = gw.settled_account(id).await;
+    let balance = usd(&a["balance_usd"]);
+    assert!(balance >= 0.0, "balance below zero: {a}");
+    (balance, cost)
 }
 
 fn echo(text: &str, max_tokens: u64) -> Value {
@@ -275,7 +254,7 @@ async fn charges_survive_a_postgres_outage() {
     // bound carry no money and may be dropped: at least the bound's worth are kept).
     let deadline = Instant::now() + Duration::from_secs(20);
     let billed = loop {
-        let records = all_usage(&gw, &key).await;
+        let records = gw.all_usage(&key).await;
         let billed = records.iter().filter(|r| usd(&r["cost_usd"]) > 0.0).count();
         if billed == 1 + served && records.len() >= (1 + served + refused).min(12) {
             break billed;
@@ -536,7 +515,7 @@ async fn two_postgres_instances_keep_the_ledger_through_a_kill_mid_traffic() {
     // durability).
     let deadline = Instant::now() + Duration::from_secs(20);
     let all = loop {
-        let all = all_usage(&b, &key).await;
+        let all = b.all_usage(&key).await;
         let recorded: std::collections::HashSet<&str> = all
             .iter()
             .filter_map(|r| r["request_id"].as_str())
@@ -553,7 +532,7 @@ async fn two_postgres_instances_keep_the_ledger_through_a_kill_mid_traffic() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let (balance, _) = settled(&b, &id, &key, all.len()).await;
-    let all = all_usage(&b, &key).await;
+    let all = b.all_usage(&key).await;
     let charged: f64 = all.iter().map(|r| usd(&r["cost_usd"])).sum();
     assert!(
         (balance - (1.0 - charged)).abs() < 1e-12,
@@ -576,33 +555,6 @@ async fn two_postgres_instances_keep_the_ledger_through_a_kill_mid_traffic() {
         killed_answers,
         killed_recorded
     );
-}
-
-/// Every usage record of the key's account, all pages.
-async fn all_usage(gw: &Gateway, key: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            Some(c) => format!("/api/usage?limit=1000&cursor={c}"),
-            None => "/api/usage?limit=1000".to_owned(),
-        };
-        let page: Value = gw
-            .http
-            .get(gw.url(&url))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        all.extend(page["data"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(c) if page["has_more"] == true => cursor = Some(c.to_owned()),
-            _ => return all,
-        }
-    }
 }
 
 #[tokio::test]
