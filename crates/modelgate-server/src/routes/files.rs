@@ -88,8 +88,13 @@ fn malformed(e: multer::Error, max: u64) -> GatewayError {
                 limit_bytes: usize::try_from(max).unwrap_or(usize::MAX),
             }
         }
+        // multer's text quotes the client's field names, which can be as long as the
+        // body: bounded like every other client string in a message.
         other => GatewayError::invalid(
-            format!("The multipart body could not be read: {other}. Send multipart/form-data with 'file' and 'purpose'."),
+            format!(
+                "The multipart body could not be read: {}. Send multipart/form-data with 'file' and 'purpose'.",
+                modelgate_core::model_id::quoted(&other.to_string())
+            ),
             None,
         ),
     }
@@ -351,4 +356,22 @@ pub async fn delete(
 /// Whether the account owns the file: image references check this (404 otherwise).
 pub async fn owns(state: &AppState, account_id: &str, id: &str) -> bool {
     valid_id(id) && state.store.get_file(account_id, id).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_form_does_not_echo_a_huge_field_name() {
+        let e = malformed(
+            multer::Error::IncompleteFieldData {
+                field_name: Some("n".repeat(100_000)),
+            },
+            10,
+        );
+        assert_eq!(e.status(), 400);
+        assert!(e.message().len() < 400, "{}", e.message().len());
+        assert!(e.message().contains("incomplete") || e.message().contains("field"));
+    }
 }
