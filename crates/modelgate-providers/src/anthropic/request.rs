@@ -156,7 +156,8 @@ fn tools(tools: Option<&[Value]>) -> Result<Option<Vec<Tool>>, GatewayError> {
             let param = format!("tools[{i}].type");
             return Err(GatewayError::invalid(
                 format!(
-                    "{param} \"{kind}\" is not supported by this model; only function tools are."
+                    "{param} \"{}\" is not supported by this model; only function tools are.",
+                    modelgate_core::model_id::quoted(kind)
                 ),
                 Some(&param),
             ));

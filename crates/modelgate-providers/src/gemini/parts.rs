@@ -215,7 +215,8 @@ fn unsupported_part(param: &str, kind: &str, allowed: &str) -> GatewayError {
     let field = format!("{param}.type");
     GatewayError::invalid(
         format!(
-            "The content part type \"{kind}\" in '{field}' is not supported here; use {allowed}."
+            "The content part type \"{}\" in '{field}' is not supported here; use {allowed}.",
+            modelgate_core::model_id::quoted(kind)
         ),
         Some(&field),
     )

@@ -16,7 +16,7 @@ use super::wire::{
     GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool, ToolConfig,
 };
 use crate::ChatCall;
-use modelgate_core::model_id::ReasoningEffort;
+use modelgate_core::model_id::{quoted, ReasoningEffort};
 use modelgate_core::openai::{ChatMessage, Stop};
 use modelgate_core::GatewayError;
 use serde_json::{json, Value};
@@ -47,7 +47,8 @@ pub fn to_native(
                 let field = format!("{param}.role");
                 return Err(GatewayError::invalid(
                     format!(
-                        "'{field}' is \"{other}\"; use system, developer, user, assistant or tool."
+                        "'{field}' is \"{}\"; use system, developer, user, assistant or tool.",
+                        quoted(other)
                     ),
                     Some(&field),
                 ));
@@ -176,7 +177,7 @@ fn tool_result(messages: &[ChatMessage], i: usize, param: &str) -> Result<Part, 
             })?;
         called_function(&messages[..i], id).ok_or_else(|| {
             GatewayError::invalid(
-                format!("'{field}' is \"{id}\", but no earlier assistant message has a tool call with that id. Send the assistant message with its tool_calls before the tool results."),
+                format!("'{field}' is \"{}\", but no earlier assistant message has a tool call with that id. Send the assistant message with its tool_calls before the tool results.", quoted(id)),
                 Some(&field),
             )
         })?
@@ -214,7 +215,10 @@ fn tools(tools: Option<&[Value]>) -> Result<Vec<Tool>, GatewayError> {
         if kind != "function" {
             let field = format!("tools[{i}].type");
             return Err(GatewayError::invalid(
-                format!("'{field}' is \"{kind}\"; this model takes only function tools."),
+                format!(
+                    "'{field}' is \"{}\"; this model takes only function tools.",
+                    quoted(kind)
+                ),
                 Some(&field),
             ));
         }

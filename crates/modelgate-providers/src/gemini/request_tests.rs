@@ -199,7 +199,31 @@ fn invalid_requests_name_the_field() {
             "messages[0].content[0].type",
         ),
     ];
-    for (mut request, param) in cases {
+    // The same refusals with client strings of any length: quoted bounded.
+    let huge = "z".repeat(100_000);
+    let bounded: Vec<(Value, &str)> = vec![
+        (
+            json!({"messages": [{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": huge, "content": "r"}]}),
+            "messages[1].tool_call_id",
+        ),
+        (
+            json!({"messages": [{"role": huge, "content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": huge}]}),
+            "tools[0].type",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": huge}),
+            "tool_choice",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": huge}}),
+            "response_format.type",
+        ),
+    ];
+    for (mut request, param) in cases.into_iter().chain(bounded) {
         request["model"] = json!("google/gemini-2.5-flash");
         let fixture = json!({"upstream_model": "gemini-2.5-flash", "request": request});
         let e = translate(&fixture).expect_err(param);
@@ -213,6 +237,11 @@ fn invalid_requests_name_the_field() {
             Some(json!({"param": param})),
             "{}",
             e.message()
+        );
+        assert!(
+            e.message().len() < 500,
+            "{param}: {} bytes",
+            e.message().len()
         );
     }
 }

@@ -10,6 +10,7 @@
 //! signature, and Anthropic ignores earlier turns' thinking anyway).
 
 use crate::anthropic::wire::{Block, Message, Role, Source};
+use modelgate_core::model_id::quoted;
 use modelgate_core::openai::ChatMessage;
 use modelgate_core::GatewayError;
 use serde_json::{Map, Value};
@@ -40,7 +41,7 @@ pub fn convert(msgs: &[ChatMessage]) -> Result<Converted, GatewayError> {
             other => {
                 let param = format!("messages[{i}].role");
                 return Err(GatewayError::invalid(
-                    format!("{param} \"{other}\" is not supported: use system, developer, user, assistant or tool."),
+                    format!("{param} \"{}\" is not supported: use system, developer, user, assistant or tool.", quoted(other)),
                     Some(&param),
                 ));
             }
@@ -113,7 +114,10 @@ fn part_block(part: &Value, param: String) -> Result<Option<Block>, GatewayError
         "file" => file_block(part.get("file"), &param).map(Some),
         other => Err(invalid(
             param,
-            &format!("has type \"{other}\", which this model does not take: use text, image_url or file."),
+            &format!(
+                "has type \"{}\", which this model does not take: use text, image_url or file.",
+                quoted(other)
+            ),
         )),
     }
 }
@@ -150,7 +154,8 @@ fn image_media_type(media_type: &str, param: &str) -> Result<String, GatewayErro
         other => Err(invalid(
             param.to_owned(),
             &format!(
-                "holds \"{other}\", which this model does not take: use JPEG, PNG, GIF or WebP."
+                "holds \"{}\", which this model does not take: use JPEG, PNG, GIF or WebP.",
+                quoted(other)
             ),
         )),
     }

@@ -244,3 +244,14 @@ fn refusals_name_the_field() {
     let (_, param) = error(json!({ "tools": [{ "type": "web_search" }] }));
     assert_eq!(param, Some(json!("tools[0].type")));
 }
+
+#[test]
+fn refusals_quote_client_strings_bounded() {
+    let huge = "r".repeat(100_000);
+    let (msg, _) = error(json!({ "messages": [{ "role": huge, "content": "x" }] }));
+    assert!(msg.len() < 400, "{}", msg.len());
+    let (msg, _) = error(json!({ "messages": [{ "role": "user", "content": [
+        { "type": huge, "text": "x" }
+    ] }] }));
+    assert!(msg.len() < 400, "{}", msg.len());
+}
