@@ -474,25 +474,47 @@ async fn two_postgres_instances_keep_the_ledger_through_a_kill_mid_traffic() {
     let mut sent: Vec<Sent> = Vec::new();
     let pid = a.pid().to_string();
     for round in 0..3 {
+        // In the kill round the slow requests take long enough that the kill, sent
+        // once `a` has answered a fast one of this round, lands while they run.
+        let slow = if round == 1 {
+            "delay_ms=1500"
+        } else {
+            "delay_ms=300"
+        };
+        let a_serving = tokio::sync::Notify::new();
         let batch = (0..20).map(|i| {
             let (gw, n) = if i % 2 == 0 { (&a, 0) } else { (&b, 1) };
-            let fault = if i % 3 == 0 {
-                "delay_ms=300"
-            } else {
-                "delay_ms=0"
-            };
-            send_to(gw, n, &key, fault)
+            let fault = if i % 3 == 0 { slow } else { "delay_ms=0" };
+            let (key, a_serving) = (&key, &a_serving);
+            async move {
+                let s = send_to(gw, n, key, fault).await;
+                if n == 0 && fault == "delay_ms=0" && s.is_some() {
+                    a_serving.notify_one();
+                }
+                s
+            }
         });
         if round == 1 {
-            // SIGKILL `a` while this round is in flight on it.
+            // SIGKILL `a` while this round is in flight on it: after it has answered
+            // one of the round's requests, before its slow ones can finish.
             let (outcomes, ()) = tokio::join!(futures_util::future::join_all(batch), async {
-                tokio::time::sleep(Duration::from_millis(150)).await;
+                tokio::time::timeout(Duration::from_secs(10), a_serving.notified())
+                    .await
+                    .expect("`a` answered nothing of the kill round");
                 let killed = std::process::Command::new("kill")
                     .args(["-KILL", &pid])
                     .status()
                     .unwrap();
                 assert!(killed.success());
             });
+            // The slow requests on `a` (i = 0, 6, 12, 18) were cut, not answered.
+            let cut = (0..20)
+                .filter(|i| i % 6 == 0 && outcomes[*i].is_none())
+                .count();
+            assert!(
+                cut >= 1,
+                "the kill landed after every slow request finished"
+            );
             sent.extend(outcomes.into_iter().flatten());
         } else {
             sent.extend(
