@@ -22,6 +22,7 @@ pub use parse::Problem;
 pub use source::{check, SourceFile};
 pub use tree::{FieldPath, Seg};
 pub use validate::check_listen;
+pub(crate) use validate::is_http_url;
 
 const MIB_20: u64 = 20 * 1024 * 1024;
 

@@ -150,17 +150,18 @@ impl Checks {
     }
 
     fn http_url(&mut self, keys: &[&str], url: &str) {
-        let host = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
-        match host {
-            Some(rest)
-                if !rest.is_empty()
-                    && !rest.starts_with('/')
-                    && !url.contains(char::is_whitespace) => {}
-            _ => self.push(keys, format!("\"{url}\" is not an http:// or https:// URL")),
+        if !is_http_url(url) {
+            self.push(keys, format!("\"{url}\" is not an http:// or https:// URL"));
         }
     }
+}
+
+/// An http(s) URL with a host and no whitespace (config URLs: base, docs, top-up).
+pub(crate) fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) && !url.contains(char::is_whitespace)
 }
 
 #[cfg(test)]

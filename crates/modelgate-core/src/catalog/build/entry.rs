@@ -3,7 +3,7 @@
 
 use super::super::{Model, Operation, Pricing, ProviderSpec, Route};
 use crate::config::{
-    FieldPath, ModelEntry, ModelStatusEntry, ProviderEntry, ProviderKind, RouteEntry,
+    is_http_url, FieldPath, ModelEntry, ModelStatusEntry, ProviderEntry, ProviderKind, RouteEntry,
 };
 use crate::money::PerMillion;
 use crate::secret::Secret;
@@ -120,13 +120,6 @@ pub fn provider_spec(
         first_byte_timeout,
         total_timeout,
     })
-}
-
-fn is_http_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) && !url.contains(char::is_whitespace)
 }
 
 fn parse_date(text: &Option<String>, name: &str, faults: &mut Vec<Fault>) -> Option<time::Date> {
