@@ -83,14 +83,17 @@ impl Gcra {
 
     /// Units admissible now, and how long until the cell is back to a full burst.
     pub fn headroom(&self, per_minute: u64, now: Instant) -> (u64, Duration) {
-        let Some(tat) = self.tat.filter(|tat| *tat > now) else {
-            return (per_minute, Duration::ZERO);
-        };
-        let used = tat - now;
+        let used = self
+            .tat
+            .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
+        (Self::free_units(per_minute, used), used)
+    }
+
+    /// Units admissible when the arrival time is `used` ahead of now.
+    fn free_units(per_minute: u64, used: Duration) -> u64 {
         let free = WINDOW.saturating_sub(used);
-        let interval = Self::interval(per_minute);
-        let units = (free.as_nanos() / interval.as_nanos().max(1)) as u64;
-        (units.min(per_minute), used)
+        let units = free.as_nanos() / Self::interval(per_minute).as_nanos().max(1);
+        u64::try_from(units).unwrap_or(u64::MAX).min(per_minute)
     }
 }
 
@@ -105,27 +108,18 @@ pub struct Headroom {
 
 impl Headroom {
     pub fn of(cell: &Gcra, per_minute: u64, now: Instant) -> Option<Headroom> {
-        (per_minute > 0).then(|| {
-            let (remaining, reset) = cell.headroom(per_minute, now);
-            Headroom {
-                limit: per_minute,
-                remaining,
-                reset,
-            }
-        })
+        let used = cell
+            .tat
+            .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
+        Headroom::from_used(per_minute, used)
     }
 
     /// From the time a cell's arrival time is ahead of now (Redis's cells).
     pub fn from_used(per_minute: u64, used: Duration) -> Option<Headroom> {
-        (per_minute > 0).then(|| {
-            let free = WINDOW.saturating_sub(used);
-            let interval = Gcra::interval(per_minute);
-            let remaining = (free.as_nanos() / interval.as_nanos().max(1)) as u64;
-            Headroom {
-                limit: per_minute,
-                remaining: remaining.min(per_minute),
-                reset: used,
-            }
+        (per_minute > 0).then(|| Headroom {
+            limit: per_minute,
+            remaining: Gcra::free_units(per_minute, used),
+            reset: used,
         })
     }
 

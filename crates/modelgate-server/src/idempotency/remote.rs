@@ -20,6 +20,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Extends the marker only while it is still this request's lease: a renewal racing
+/// the final `SET` must not cut the stored answer's 24 h down to the lease (a repeat
+/// would then run, and be billed, again), nor keep another instance's marker alive.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 enum Record {
@@ -81,6 +89,16 @@ pub(super) struct Lease {
     key: String,
     marker: String,
     renew: tokio::task::AbortHandle,
+}
+
+/// One renewal of `marker`'s lease on `key`: 1 when renewed, 0 when it is no longer ours.
+async fn renew(conn: &mut ConnectionManager, key: &str, marker: &str) -> redis::RedisResult<i64> {
+    redis::Script::new(RENEW)
+        .key(key)
+        .arg(marker)
+        .arg(LEASE.as_millis() as u64)
+        .invoke_async(conn)
+        .await
 }
 
 impl Drop for Lease {
@@ -189,16 +207,12 @@ impl RemoteRecords {
     }
 
     fn lease(&self, key: String, marker: String) -> Lease {
-        let (conn, renew_key) = (self.conn.clone(), key.clone());
+        let (conn, renew_key, renew_marker) = (self.conn.clone(), key.clone(), marker.clone());
         let renew = tokio::spawn(async move {
             let mut conn = conn;
             loop {
                 tokio::time::sleep(RENEW_EVERY).await;
-                let _: redis::RedisResult<i64> = redis::cmd("PEXPIRE")
-                    .arg(&renew_key)
-                    .arg(LEASE.as_millis() as u64)
-                    .query_async(&mut conn)
-                    .await;
+                let _ = renew(&mut conn, &renew_key, &renew_marker).await;
             }
         })
         .abort_handle();
@@ -341,5 +355,54 @@ impl Lease {
         if let Err(e) = r {
             tracing::warn!(error = %e, "releasing an idempotency key in Redis failed; its lease expires");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs Redis (MODELGATE_TEST_REDIS, else the local default); `redis` in the
+    /// name lets scripts/test.sh skip it where none runs.
+    #[tokio::test]
+    async fn a_late_renewal_never_shortens_the_stored_answer_redis() {
+        let url = std::env::var("MODELGATE_TEST_REDIS")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = ConnectionManager::new(client).await.unwrap();
+        let key = format!("mg-test-renew:{}", std::process::id());
+        let ttl = |mut c: ConnectionManager, k: String| async move {
+            redis::cmd("PTTL")
+                .arg(k)
+                .query_async::<i64>(&mut c)
+                .await
+                .unwrap()
+        };
+        // The answer was stored for 24 h just before the lease's renewal ran.
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("{\"state\":\"done\"}")
+            .arg("PX")
+            .arg(KEEP_FOR_MS)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(renew(&mut conn, &key, "lease").await.unwrap(), 0);
+        assert!(ttl(conn.clone(), key.clone()).await > 3_600_000);
+        // While the marker is still ours, it is renewed.
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("lease")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(renew(&mut conn, &key, "lease").await.unwrap(), 1);
+        let left = ttl(conn.clone(), key.clone()).await;
+        assert!(left > 0 && left <= LEASE.as_millis() as i64, "{left}");
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
     }
 }

@@ -140,21 +140,21 @@ impl Limiter {
         if key.rpm == 0 && key.tpm == 0 && account.rpm == 0 && account.tpm == 0 {
             return None;
         }
-        let mut merged = RateHeadroom::default();
-        for (cell, limits) in [
+        let cells: Vec<(String, Effective)> = [
             (format!("k:{}", authed.key.id), key),
             (format!("a:{}", authed.account.id), account),
-        ] {
-            if limits.rpm == 0 && limits.tpm == 0 {
-                continue;
-            }
-            let h = match &self.cells {
-                Cells::Local(l) => l.headroom(&cell, limits),
-                Cells::Redis(r) => r.headroom(&cell, limits).await,
-            };
-            merged = merged.merge(h);
-        }
-        Some(merged)
+        ]
+        .into_iter()
+        .filter(|(_, l)| l.rpm > 0 || l.tpm > 0)
+        .collect();
+        Some(match &self.cells {
+            Cells::Local(l) => cells
+                .iter()
+                .map(|(cell, limits)| l.headroom(cell, *limits))
+                .fold(RateHeadroom::default(), RateHeadroom::merge),
+            // One round trip for key and account together.
+            Cells::Redis(r) => r.headroom(&cells).await,
+        })
     }
 }
 
