@@ -563,6 +563,40 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_goes_with_every_retriable_409_429_and_503() {
+        let s = || "x".to_owned();
+        let wait = Duration::from_secs(2);
+        for e in [
+            GatewayError::RateLimited {
+                retry_after: wait,
+                scope: RateLimitScope::Key,
+            },
+            GatewayError::IdempotencyInFlight { retry_after: wait },
+            GatewayError::IdempotencyMismatch,
+            GatewayError::Internal { cause: s() },
+            GatewayError::ProviderError {
+                model: s(),
+                reason: s(),
+            },
+            GatewayError::ProviderUnavailable {
+                model: s(),
+                reason: s(),
+                retry_after: None,
+            },
+            GatewayError::ProviderNotConfigured {
+                model: s(),
+                env_vars: vec![],
+            },
+            GatewayError::NotReady { reason: s() },
+            GatewayError::Timeout { model: s() },
+            GatewayError::BodyTooLarge { limit_bytes: 1 },
+        ] {
+            let wants = e.retriable() && matches!(e.status(), 409 | 429 | 503);
+            assert_eq!(e.retry_after().is_some(), wants, "{e:?}");
+        }
+    }
+
+    #[test]
     fn only_a_missing_provider_key_is_a_503_not_worth_retrying() {
         let missing = GatewayError::ProviderNotConfigured {
             model: "openai/gpt-4o".into(),
