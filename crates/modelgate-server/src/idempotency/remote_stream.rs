@@ -7,6 +7,7 @@
 use super::remote::{Lease, RemoteRecords};
 use crate::tasks::Tasks;
 use bytes::Bytes;
+use modelgate_core::GatewayError;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -74,6 +75,26 @@ impl RemoteFollow {
     /// Sends the events after `after` to `tx`, live until the stream's end marker;
     /// a `: keep-alive` comment every `keepalive` while none comes.
     pub async fn follow(self, tx: mpsc::Sender<Bytes>, keepalive: Duration) {
+        if let Err(why) = self.relay(&tx, keepalive).await {
+            // DESIGN §5: a stream never just stops: one error event, then [DONE].
+            let e = GatewayError::NotReady {
+                reason: format!(
+                    "{why}; resend the request with the same Idempotency-Key to run it again."
+                ),
+            };
+            let mut body = e.to_body();
+            if let Some(err) = body.get_mut("error").and_then(|v| v.as_object_mut()) {
+                err.insert("details".into(), serde_json::json!({"retryable": true}));
+            }
+            let payload = serde_json::to_vec(&body).unwrap_or_default();
+            let _ = tx.send(crate::sse::data_event(&payload)).await;
+            let _ = tx.send(crate::sse::data_event(b"[DONE]")).await;
+        }
+    }
+
+    /// Relays until the end marker (Ok) or the client leaves (Ok); Err says why the
+    /// stream cannot be followed to its end.
+    async fn relay(&self, tx: &mpsc::Sender<Bytes>, keepalive: Duration) -> Result<(), String> {
         let mut last = self.after;
         let mut last_news = Instant::now();
         let mut last_sent = Instant::now();
@@ -82,16 +103,16 @@ impl RemoteFollow {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading a keyed stream from Redis failed");
-                    return;
+                    return Err("its events could not be read from Redis".into());
                 }
             };
             for (id, fields) in &entries {
                 if fields.contains_key("end") {
-                    return;
+                    return Ok(());
                 }
                 if let Some(event) = fields.get("e") {
                     if tx.send(Bytes::copy_from_slice(event)).await.is_err() {
-                        return;
+                        return Ok(());
                     }
                     last_sent = Instant::now();
                 }
@@ -100,7 +121,9 @@ impl RemoteFollow {
             }
             if entries.is_empty() {
                 if last_news.elapsed() > STALE || !self.records.exists(&self.record_key).await {
-                    return;
+                    return Err(
+                        "the instance running this stream stopped before it finished".into(),
+                    );
                 }
                 if last_sent.elapsed() >= keepalive {
                     if tx
@@ -108,7 +131,7 @@ impl RemoteFollow {
                         .await
                         .is_err()
                     {
-                        return;
+                        return Ok(());
                     }
                     last_sent = Instant::now();
                 }
