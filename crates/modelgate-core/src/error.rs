@@ -255,8 +255,9 @@ impl GatewayError {
                 limit_bytes / 1024
             ),
             Self::BodyTimeout { limit } => format!(
-                "The request body did not arrive within {} seconds. Check the connection and send the body without pausing.",
-                limit.as_secs()
+                "The request body did not arrive within {} s. Check the connection and send the body without pausing.",
+                // Sub-second deadlines must not read as "0 seconds".
+                limit.as_secs_f64()
             ),
             Self::RouteNotFound { path } => format!(
                 "There is no route {path}. Check the path: the OpenAI-compatible API lives under /v1 (for example /v1/chat/completions)."
@@ -507,6 +508,14 @@ fn unsupported_message(op: &UnsupportedOperation) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn body_timeouts_below_a_second_are_not_zero() {
+        let e = GatewayError::BodyTimeout {
+            limit: std::time::Duration::from_millis(500),
+        };
+        assert!(e.message().contains("within 0.5 s"), "{}", e.message());
+    }
+
     use super::*;
 
     #[test]
